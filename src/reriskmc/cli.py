@@ -1,0 +1,132 @@
+"""The command line (click): parses arguments, calls the API, prints. No model logic.
+
+Heavy modules (numba kernels, xarray) are imported inside the commands, so
+``reriskmc --help`` and ``reriskmc validate`` answer at once.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+
+class _Fail(click.ClickException):
+    """A user error: one line on stderr, exit status 2, no traceback."""
+
+    exit_code = 2
+
+    def show(self, file=None):
+        click.echo(f"reriskmc: error: {self.format_message()}", err=True)
+
+
+def _load(config_path: str):
+    from .config import ConfigError, load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigError as e:
+        raise _Fail(str(e)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reriskmc")
+def main():
+    """Monte Carlo shortfall risk of US military programmes under Chinese rare-earth
+    export licensing: which programmes run short, when, by how much, how sure."""
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "output", type=click.Path(), default=None,
+              help="Result file: .nc (NetCDF, default) or .zarr. Default: results/<config name>.nc")
+@click.option("--paths", "n_paths", type=int, default=None,
+              help="Number of Monte Carlo paths (default: the config's run.paths).")
+@click.option("--seed", type=int, default=None, help="Random seed (default: the config's run.seed).")
+@click.option("--threads", type=int, default=None, help="Worker threads (default: all CPUs available).")
+@click.option("--block", "block_paths", type=int, default=None,
+              help="Paths per block (memory/progress granularity; results do not depend on it).")
+def run(config, output, n_paths, seed, threads, block_paths):
+    """Simulate CONFIG and write the result dataset."""
+    cfg = _load(config)
+    n_paths = cfg.paths if n_paths is None else n_paths
+    seed = cfg.seed if seed is None else seed
+    if n_paths < 2:
+        raise _Fail(f"--paths: must be at least 2 (a standard error needs two paths), got {n_paths}")
+    if seed < 0 or seed >= 2**63:
+        raise _Fail(f"--seed: must be between 0 and 2**63 - 1, got {seed}")
+    if threads is not None and threads < 1:
+        raise _Fail(f"--threads: must be at least 1, got {threads}")
+    if block_paths is not None and block_paths < 1:
+        raise _Fail(f"--block: must be at least 1, got {block_paths}")
+    from .io import OutputError, check_output_path
+
+    if output is None:
+        Path("results").mkdir(exist_ok=True)
+        output = str(Path("results") / (Path(config).stem + ".nc"))
+    try:
+        out = check_output_path(output)
+    except OutputError as e:
+        raise _Fail(str(e)) from None
+
+    from . import engine
+    from .io import write_result
+    from .results import build_dataset
+    from .summary import headline_table
+
+    threads_used = threads or engine.default_threads()
+    click.echo(f"reriskmc {__version__}: {cfg.path}, {len(cfg.scenarios)} scenarios, "
+               f"{n_paths:,} paths, seed {seed}, {threads_used} threads", err=True)
+    kwargs = {} if block_paths is None else {"block_paths": block_paths}
+    if sys.stderr.isatty():
+        with click.progressbar(length=n_paths, label="paths", file=sys.stderr,
+                               show_pos=True, show_eta=True) as bar:
+            last = [0]
+
+            def progress(done):
+                bar.update(done - last[0])
+                last[0] = done
+
+            stats = engine.simulate(cfg, n_paths, seed, threads=threads, progress=progress, **kwargs)
+    else:
+        stats = engine.simulate(cfg, n_paths, seed, threads=threads, **kwargs)
+    ds = build_dataset(cfg, stats, seed)
+    write_result(ds, out)
+    click.echo(headline_table(ds))
+    rate = n_paths / stats.elapsed_s if stats.elapsed_s > 0 else float("inf")
+    click.echo(f"\n{n_paths:,} paths in {stats.elapsed_s:.1f} s ({rate:,.0f} paths/s); wrote {out}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+def validate(config):
+    """Check CONFIG and say what it holds."""
+    cfg = _load(config)
+    b = cfg.base
+    click.echo(
+        f"{cfg.path}: ok: {len(cfg.scenarios)} scenarios ({', '.join(cfg.scenario_names)}), "
+        f"{len(b.programmes)} programmes, {len(b.materials)} materials, {len(b.regimes)} regimes, "
+        f"{len(b.sources)} sources, {b.n_months} months from {b.start}")
+
+
+@main.command()
+@click.argument("result", type=click.Path(exists=True))
+def summarize(result):
+    """Print the headline table of a saved RESULT file."""
+    from .io import OutputError, open_result
+    from .summary import headline_table
+
+    try:
+        ds = open_result(result)
+    except (OutputError, OSError, ValueError) as e:
+        raise _Fail(f"{result}: cannot open as a result dataset ({e})") from None
+    missing = [v for v in ("p_shortfall", "units_short_cvar") if v not in ds]
+    if missing:
+        raise _Fail(f"{result}: not a reriskmc result (no {', '.join(missing)})")
+    click.echo(headline_table(ds))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,756 @@
+"""TOML -> validated, immutable model description, one per scenario.
+
+Every error is a :class:`ConfigError` whose message names the file, the key path and
+what was expected, on one line, e.g.::
+
+    configs/base.toml: materials.smco.buffer_t: must be >= 0, got -3
+
+The format is documented in the README ("Config format"); ``configs/base.toml`` is a
+complete, commented example.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from .distributions import Dist, DistributionError, parse_dist
+
+#: a scalar model parameter: a number, or a distribution drawn once per path
+Param = Union[float, Dist]
+
+CHANNEL_NAMES_HINT = "military, standard, green"
+PRIORITIES = ("DX", "DO")  # DPAS: DX-rated orders are served before DO-rated ones
+RELEASE_RULES = ("never", "on_shortfall", "from_date")
+
+
+class ConfigError(Exception):
+    """A config is invalid. ``str(err)`` is the one-line message for the user."""
+
+    def __init__(self, file: str, key: str, message: str):
+        self.file, self.key, self.message = file, key, message
+        where = f"{file}: {key}: " if key else f"{file}: "
+        super().__init__(where + message)
+
+
+# --------------------------------------------------------------------------- model
+@dataclass(frozen=True)
+class Event:
+    """A dated policy event, e.g. a tariff deadline that may be extended."""
+
+    name: str
+    month: int  # month index of the (first) deadline
+    p_extend: Param  # probability the deadline is pushed back
+    extend_months: Param  # by how many months (rounded to whole months, >= 1)
+    max_extensions: int
+    p_fire: Param  # probability the effects apply once the deadline is not extended
+    jump_to: int  # regime index, or -1
+    matrix: int  # transition-matrix index, or -1
+
+
+@dataclass(frozen=True)
+class Linkage:
+    """The AI-chip linkage: a US concession unlocks licences."""
+
+    p_concession: Param  # per month of talks
+    talks: tuple[bool, ...]  # per regime: do talks go on (can a concession happen)?
+    opens_fast_track: bool  # does a concession open the fast channels to military-grade flows?
+    conceded_at_start: bool
+
+
+@dataclass(frozen=True)
+class Dfars:
+    """DFARS 252.225-7052: Chinese-origin magnets barred from US defence systems."""
+
+    month: int
+    applies: tuple[bool, ...]  # per material
+    p_waiver: Param
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    fast: bool  # a fast channel (green): closed to military-grade flows unless opened
+    open_to_military_in: tuple[bool, ...]  # per regime
+
+
+@dataclass(frozen=True)
+class Licence:
+    """The licence process of one material in one channel."""
+
+    flow_t: Param  # t/month to defence supply chains while a licence is live
+    lag_months: Param  # mean decision lag, months (>= 1)
+    term_months: Param  # licence term, months (>= 1)
+    p_approve: tuple[Param, ...]  # per regime
+    p_approve_concession: tuple[Param, ...]  # per regime, after a chip concession
+    p_revoke: tuple[Param, ...]  # per regime, monthly probability for a live licence
+    live_at_start_months: Param  # a licence already live at the start, for this many months
+
+
+@dataclass(frozen=True)
+class Material:
+    name: str
+    long_name: str
+    fast_track: bool  # may military-grade flows of it use fast channels?
+    leakage: Param  # share of a closed fast channel's flow that still reaches defence users
+    recycling_t: Param  # t/month
+    buffer_t: Param  # contractor inventory at the start, t
+    buffer_cap_t: Param  # contractor inventory ceiling, t
+    stockpile_t: Param  # National Defense Stockpile, t
+    release_rule: int  # index into RELEASE_RULES
+    release_month: int  # for from_date
+    release_lag_months: Param  # for on_shortfall
+    release_t_per_month: Param  # maximum release rate
+    licences: tuple[Licence, ...]  # per channel
+
+
+@dataclass(frozen=True)
+class Source:
+    """A non-Chinese supply source."""
+
+    name: str
+    material: int
+    capacity_t_per_year: Param
+    start_month: int  # planned start (may lie before the horizon)
+    ramp_months: Param
+    slip_months: Param
+    yield_frac: Param
+    p_qualified: Param  # probability it is qualified for military use
+    qualification_months: Param  # military qualification time after first output
+    defence_share: Param  # share of its output available to these programmes
+
+
+@dataclass(frozen=True)
+class Programme:
+    name: str
+    long_name: str
+    units_per_year: Param
+    start_month: int
+    end_month: int  # inclusive
+    priority: int  # index into PRIORITIES
+    catch_up: Param  # extra monthly output possible when behind, as a share of the rate
+    kg_per_unit: tuple[Param, ...]  # per material
+
+
+@dataclass(frozen=True)
+class Model:
+    """One scenario, fully resolved: names are indices, dates are month indices."""
+
+    start: np.datetime64  # first month
+    n_months: int
+    regimes: tuple[str, ...]
+    initial_regime: int
+    matrix_names: tuple[str, ...]  # "base" first
+    transition: np.ndarray = field(repr=False)  # (n_matrices, n_regimes, n_regimes)
+    events: tuple[Event, ...] = ()
+    linkage: Linkage | None = None
+    dfars: Dfars | None = None
+    channels: tuple[Channel, ...] = ()
+    materials: tuple[Material, ...] = ()
+    sources: tuple[Source, ...] = ()
+    programmes: tuple[Programme, ...] = ()
+
+    @property
+    def months(self) -> np.ndarray:
+        return self.start + np.arange(self.n_months)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    model: Model
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated config file: run settings and its scenarios (base first)."""
+
+    path: str
+    text: str
+    sha256: str
+    title: str
+    paths: int
+    seed: int
+    quantiles: tuple[float, ...]
+    cvar_alpha: float
+    behind_tolerance_units: float
+    scenarios: tuple[Scenario, ...]
+
+    @property
+    def base(self) -> Model:
+        return self.scenarios[0].model
+
+    @property
+    def scenario_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.scenarios)
+
+
+# --------------------------------------------------------------------------- reading
+_MISSING = object()
+
+DOMAINS = {
+    # name: (low, high, low inclusive, text)
+    "prob": (0.0, 1.0, True, "a probability in [0, 1]"),
+    "share": (0.0, 1.0, True, "a share in [0, 1]"),
+    "nonneg": (0.0, math.inf, True, ">= 0"),
+    "pos": (0.0, math.inf, False, "> 0"),
+    "ge1": (1.0, math.inf, True, ">= 1"),
+    "real": (-math.inf, math.inf, True, "a number"),
+}
+
+
+def _suggest(word: str, choices) -> str:
+    near = get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{near[0]}'?)" if near else ""
+
+
+class _Table:
+    """A TOML table being read: tracks its key path and which keys were used."""
+
+    def __init__(self, data: Any, path: str, file: str, allow_extra: tuple[str, ...] = ()):
+        self.file, self.path = file, path
+        if not isinstance(data, dict):
+            raise ConfigError(file, path or "(top level)", f"must be a table, got {_kind(data)}")
+        self.data = data
+        self.known: set[str] = set(allow_extra)
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def error(self, name: str, message: str) -> ConfigError:
+        return ConfigError(self.file, self.key(name), message)
+
+    def raw(self, name: str, default=_MISSING):
+        self.known.add(name)
+        if name in self.data:
+            return self.data[name]
+        if default is _MISSING:
+            unknown = [k for k in self.data if k not in self.known]
+            hint = _suggest(name, unknown)
+            if hint:
+                hint = f" (found '{get_close_matches(name, unknown, n=1, cutoff=0.6)[0]}': misspelt?)"
+            raise self.error(name, f"missing required key{hint}")
+        return default
+
+    def has(self, name: str) -> bool:
+        self.known.add(name)
+        return name in self.data
+
+    def number(self, name: str, domain: str = "real", default=_MISSING, dist: bool = True) -> Param:
+        v = self.raw(name, default)
+        return _number(v, domain, dist, self.file, self.key(name))
+
+    def integer(self, name: str, low: int = 0, high: int | None = None, default=_MISSING) -> int:
+        v = self.raw(name, default)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.error(name, f"must be a whole number, got {_show(v)}")
+        if v < low or (high is not None and v > high):
+            rng = f">= {low}" if high is None else f"between {low} and {high}"
+            raise self.error(name, f"must be {rng}, got {v}")
+        return v
+
+    def boolean(self, name: str, default=_MISSING) -> bool:
+        v = self.raw(name, default)
+        if not isinstance(v, bool):
+            raise self.error(name, f"must be true or false, got {_show(v)}")
+        return v
+
+    def string(self, name: str, default=_MISSING, choices=None) -> str:
+        v = self.raw(name, default)
+        if not isinstance(v, str):
+            raise self.error(name, f"must be a string, got {_show(v)}")
+        if choices is not None and v not in choices:
+            raise self.error(
+                name, f"'{v}' is not one of {', '.join(choices)}{_suggest(v, choices)}"
+            )
+        return v
+
+    def name_of(self, name: str, choices, what: str, default=_MISSING) -> int:
+        v = self.raw(name, default)
+        if v is default and default is not _MISSING:
+            return -1
+        if not isinstance(v, str):
+            raise self.error(name, f"must name a {what}, got {_show(v)}")
+        if v not in choices:
+            raise self.error(name, f"unknown {what} '{v}'{_suggest(v, choices)}; defined: {', '.join(choices)}")
+        return list(choices).index(v)
+
+    def names(self, name: str, choices, what: str, default=_MISSING) -> tuple[bool, ...]:
+        v = self.raw(name, default)
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise self.error(name, f"must be a list of {what} names, got {_show(v)}")
+        for x in v:
+            if x not in choices:
+                raise self.error(name, f"unknown {what} '{x}'{_suggest(x, choices)}; defined: {', '.join(choices)}")
+        return tuple(c in v for c in choices)
+
+    def month(self, name: str, start: date, default: int | None = None) -> int:
+        """A date as a month index from ``start``; ``default`` is an index."""
+        if default is not None and not self.has(name):
+            return default
+        d = _parse_month(self.raw(name), self.file, self.key(name))
+        return (d.year - start.year) * 12 + (d.month - start.month)
+
+    def sub(self, name: str, default=_MISSING) -> "_Table":
+        v = self.raw(name, {} if default is not _MISSING else _MISSING)
+        return _Table(v, self.key(name), self.file)
+
+    def regime_map(self, name: str, regimes, domain: str, default) -> tuple[Param, ...]:
+        """A table regime -> number; regimes left out take ``default`` (a tuple or a number)."""
+        raw = self.raw(name, None)
+        fallback = default if isinstance(default, tuple) else (default,) * len(regimes)
+        if raw is None:
+            return fallback
+        if not isinstance(raw, dict) or "dist" in raw:
+            # one value (or one distribution) for every regime
+            p = _number(raw, domain, True, self.file, self.key(name))
+            return (p,) * len(regimes)
+        t = _Table(raw, self.key(name), self.file)
+        for k in raw:
+            if k not in regimes:
+                raise t.error(k, f"unknown regime '{k}'{_suggest(k, regimes)}; defined: {', '.join(regimes)}")
+        return tuple(t.number(r, domain, fallback[i]) for i, r in enumerate(regimes))
+
+    def finish(self) -> None:
+        for k in self.data:
+            if k not in self.known:
+                raise self.error(k, f"unknown key{_suggest(k, self.known)}; expected one of {', '.join(sorted(self.known))}")
+
+
+def _kind(v) -> str:
+    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}.get(type(v), type(v).__name__)
+
+
+def _show(v) -> str:
+    if isinstance(v, dict):
+        return "a table"
+    if isinstance(v, list):
+        return "a list"
+    return repr(v)
+
+
+def _number(v, domain: str, dist: bool, file: str, key: str) -> Param:
+    lo, hi, lo_incl, text = DOMAINS[domain]
+    if isinstance(v, dict):
+        if not dist:
+            raise ConfigError(file, key, f"must be a number, not a distribution")
+        try:
+            d = parse_dist(v)
+        except DistributionError as e:
+            raise ConfigError(file, key, str(e)) from None
+        s_lo, s_hi = d.support()
+        if s_lo < lo or (s_lo == lo and not lo_incl and d.kind != "lognormal") or s_hi > hi:
+            raise ConfigError(
+                file, key,
+                f"{d.describe()} ranges over [{s_lo:g}, {s_hi:g}], but the value must be {text}",
+            )
+        return d
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(file, key, f"must be a number{' or a distribution table' if dist else ''}, got {_show(v)}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ConfigError(file, key, f"must be finite, got {v}")
+    if v < lo or v > hi or (v == lo and not lo_incl):
+        raise ConfigError(file, key, f"must be {text}, got {v:g}")
+    return v
+
+
+def _parse_month(v, file: str, key: str) -> date:
+    if isinstance(v, datetime):
+        return v.date().replace(day=1)
+    if isinstance(v, date):
+        return v.replace(day=1)
+    if isinstance(v, str):
+        parts = v.split("-")
+        try:
+            if len(parts) == 2:
+                return date(int(parts[0]), int(parts[1]), 1)
+            if len(parts) == 3:
+                return date(int(parts[0]), int(parts[1]), int(parts[2])).replace(day=1)
+        except ValueError as e:
+            raise ConfigError(file, key, f"impossible date '{v}' ({e})") from None
+    raise ConfigError(file, key, f"must be a date like \"2025-06\" or 2025-06-10, got {_show(v)}")
+
+
+# --------------------------------------------------------------------------- sections
+TOP_KEYS = ("run", "regimes", "events", "linkage", "dfars", "channels", "materials",
+            "sources", "programmes", "scenarios")
+
+
+def _model(data: dict, file: str, start: date, n_months: int) -> Model:
+    top = _Table(data, "", file, allow_extra=("run", "scenarios"))
+
+    # regimes and transition matrices
+    reg = top.sub("regimes")
+    raw_names = reg.raw("names")
+    if not isinstance(raw_names, list) or not raw_names or not all(isinstance(x, str) for x in raw_names):
+        raise reg.error("names", f"must be a non-empty list of regime names, got {_show(raw_names)}")
+    if len(set(raw_names)) != len(raw_names):
+        raise reg.error("names", "regime names must be unique")
+    regimes = tuple(raw_names)
+    initial = reg.name_of("initial", regimes, "regime")
+    mats = {"base": _matrix(reg.sub("transition"), regimes)}
+    extra = reg.sub("matrices", default={})
+    for mname in extra.data:
+        extra.known.add(mname)
+        mats[mname] = _matrix(extra.sub(mname), regimes)
+    extra.finish()
+    reg.finish()
+    matrix_names = tuple(mats)
+    transition = np.stack([mats[m] for m in matrix_names])
+
+    horizon_end = n_months - 1
+
+    def in_horizon(t: _Table, key: str) -> int:
+        m = t.month(key, start)
+        if not 0 <= m <= horizon_end:
+            raise t.error(key, f"date lies outside the horizon ({start:%Y-%m} + {n_months} months)")
+        return m
+
+    # events
+    events = []
+    ev = top.sub("events", default={})
+    for ename in ev.data:
+        ev.known.add(ename)
+        e = ev.sub(ename)
+        events.append(Event(
+            name=ename,
+            month=in_horizon(e, "date"),
+            p_extend=e.number("p_extend", "prob", 0.0),
+            extend_months=e.number("extend_months", "ge1", 3.0),
+            max_extensions=e.integer("max_extensions", 0, 1000, 1),
+            p_fire=e.number("p_fire", "prob", 1.0),
+            jump_to=e.name_of("jump_to", regimes, "regime", default=None),
+            matrix=e.name_of("matrix", matrix_names, "transition matrix", default=None),
+        ))
+        e.finish()
+    ev.finish()
+
+    # linkage
+    lk = top.sub("linkage", default={})
+    linkage = Linkage(
+        p_concession=lk.number("p_concession", "prob", 0.0),
+        talks=lk.names("talks_regimes", regimes, "regime", list(regimes)),
+        opens_fast_track=lk.boolean("opens_fast_track", False),
+        conceded_at_start=lk.boolean("conceded_at_start", False),
+    )
+    lk.finish()
+
+    # channels
+    ch = top.sub("channels")
+    if not ch.data:
+        raise ch.error("", f"define at least one licence channel ({CHANNEL_NAMES_HINT})")
+    channels, channel_defaults = [], {}
+    for cname in ch.data:
+        ch.known.add(cname)
+        c = ch.sub(cname)
+        channels.append(Channel(
+            name=cname,
+            fast=c.boolean("fast", False),
+            open_to_military_in=c.names("open_to_military_in", regimes, "regime", []),
+        ))
+        channel_defaults[cname] = c
+    channel_names = tuple(c.name for c in channels)
+
+    # materials (names first: sources, programmes and dfars refer to them)
+    mt = top.sub("materials")
+    if not mt.data:
+        raise mt.error("", "define at least one material")
+    material_names = tuple(mt.data)
+    materials = []
+    for mname in material_names:
+        mt.known.add(mname)
+        m = mt.sub(mname)
+        lic_t = m.sub("licence", default={})
+        licences = []
+        for cname in lic_t.data:
+            if cname not in channel_names:
+                raise lic_t.error(cname, f"unknown channel '{cname}'{_suggest(cname, channel_names)}; defined: {', '.join(channel_names)}")
+        for cname in channel_names:
+            lic_t.known.add(cname)
+            own = lic_t.sub(cname, default={})
+            licences.append(_licence(own, channel_defaults[cname], regimes))
+            own.finish()
+        lic_t.finish()
+        st = m.sub("stockpile", default={})
+        rule = RELEASE_RULES.index(st.string("release", "never", RELEASE_RULES))
+        release_month = in_horizon(st, "release_date") if rule == 2 else 0
+        if rule != 2 and st.has("release_date"):
+            raise st.error("release_date", "only used with release = \"from_date\"")
+        buffer_t = m.number("buffer_t", "nonneg", 0.0)
+        materials.append(Material(
+            name=mname,
+            long_name=m.string("long_name", mname),
+            fast_track=m.boolean("fast_track", True),
+            leakage=m.number("leakage", "share", 0.0),
+            recycling_t=m.number("recycling_t", "nonneg", 0.0),
+            buffer_t=buffer_t,
+            buffer_cap_t=m.number("buffer_cap_t", "nonneg", buffer_t),
+            stockpile_t=st.number("stockpile_t", "nonneg", 0.0),
+            release_rule=rule,
+            release_month=release_month,
+            release_lag_months=st.number("release_lag_months", "nonneg", 0.0),
+            release_t_per_month=st.number("release_t_per_month", "nonneg", 0.0),
+            licences=tuple(licences),
+        ))
+        st.finish()
+        m.finish()
+    mt.finish()
+    # channel tables: everything left over is a licence default read above
+    for c in channel_defaults.values():
+        c.finish()
+    ch.finish()
+
+    # DFARS rule
+    dfars = None
+    if top.has("dfars"):
+        df = top.sub("dfars")
+        dfars = Dfars(
+            month=in_horizon(df, "date"),
+            applies=df.names("materials", material_names, "material"),
+            p_waiver=df.number("p_waiver", "prob", 0.0),
+        )
+        df.finish()
+
+    # non-Chinese sources
+    sources = []
+    so = top.sub("sources", default={})
+    for sname in so.data:
+        so.known.add(sname)
+        s = so.sub(sname)
+        sources.append(Source(
+            name=sname,
+            material=s.name_of("material", material_names, "material"),
+            capacity_t_per_year=s.number("capacity_t_per_year", "nonneg"),
+            start_month=s.month("start", start),
+            ramp_months=s.number("ramp_months", "nonneg", 0.0),
+            slip_months=s.number("slip_months", "real", 0.0),
+            yield_frac=s.number("yield", "share", 1.0),
+            p_qualified=s.number("p_qualified", "prob", 1.0),
+            qualification_months=s.number("qualification_months", "nonneg", 0.0),
+            defence_share=s.number("defence_share", "share", 1.0),
+        ))
+        s.finish()
+    so.finish()
+
+    # programmes
+    pr = top.sub("programmes")
+    if not pr.data:
+        raise pr.error("", "define at least one programme")
+    programmes = []
+    for pname in pr.data:
+        pr.known.add(pname)
+        p = pr.sub(pname)
+        p_start = p.month("start", start, 0)
+        p_end = p.month("end", start, horizon_end)
+        if p_end < p_start:
+            raise p.error("end", "the schedule ends before it starts")
+        if p_end < 0 or p_start > horizon_end:
+            raise p.error("start", "the schedule window lies outside the horizon")
+        kg = p.sub("kg_per_unit")
+        for k in kg.data:
+            if k not in material_names:
+                raise kg.error(k, f"unknown material '{k}'{_suggest(k, material_names)}; defined: {', '.join(material_names)}")
+        kg_per_unit = tuple(kg.number(mn, "nonneg", 0.0) for mn in material_names)
+        kg.finish()
+        programmes.append(Programme(
+            name=pname,
+            long_name=p.string("long_name", pname),
+            units_per_year=p.number("units_per_year", "nonneg"),
+            start_month=max(p_start, 0),
+            end_month=min(p_end, horizon_end),
+            priority=PRIORITIES.index(p.string("priority", "DO", PRIORITIES)),
+            catch_up=p.number("catch_up", "nonneg", 0.0),
+            kg_per_unit=kg_per_unit,
+        ))
+        p.finish()
+    pr.finish()
+    top.finish()
+
+    return Model(
+        start=np.datetime64(f"{start:%Y-%m}", "M"),
+        n_months=n_months,
+        regimes=regimes,
+        initial_regime=initial,
+        matrix_names=matrix_names,
+        transition=transition,
+        events=tuple(events),
+        linkage=linkage,
+        dfars=dfars,
+        channels=tuple(channels),
+        materials=tuple(materials),
+        sources=tuple(sources),
+        programmes=tuple(programmes),
+    )
+
+
+LICENCE_KEYS = ("flow_t", "lag_months", "term_months", "p_approve", "p_approve_concession",
+                "p_revoke", "live_at_start_months")
+
+
+def _licence(own: _Table, defaults: _Table, regimes) -> Licence:
+    """A material's licence in a channel: its own keys, else the channel's defaults."""
+
+    def pick(key: str) -> _Table:
+        defaults.known.add(key)
+        return own if key in own.data else defaults
+
+    p_approve = pick("p_approve").regime_map("p_approve", regimes, "prob", 0.0)
+    return Licence(
+        flow_t=pick("flow_t").number("flow_t", "nonneg", 0.0),
+        lag_months=pick("lag_months").number("lag_months", "ge1", 2.0),
+        term_months=pick("term_months").number("term_months", "ge1", 12.0),
+        p_approve=p_approve,
+        p_approve_concession=pick("p_approve_concession").regime_map(
+            "p_approve_concession", regimes, "prob", p_approve),
+        p_revoke=pick("p_revoke").regime_map("p_revoke", regimes, "prob", 0.0),
+        live_at_start_months=pick("live_at_start_months").number("live_at_start_months", "nonneg", 0.0),
+    )
+
+
+def _matrix(t: _Table, regimes) -> np.ndarray:
+    rows = []
+    for r in regimes:
+        row = t.raw(r)
+        key = t.key(r)
+        if not isinstance(row, list) or len(row) != len(regimes):
+            raise ConfigError(t.file, key, f"must be a list of {len(regimes)} probabilities (one per regime: {', '.join(regimes)})")
+        vals = []
+        for i, x in enumerate(row):
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise ConfigError(t.file, f"{key}[{i}]", f"must be a number, got {_show(x)}")
+            x = float(x)
+            if not math.isfinite(x) or not 0.0 <= x <= 1.0:
+                raise ConfigError(t.file, f"{key}[{i}]", f"must be a probability in [0, 1], got {x:g}")
+            vals.append(x)
+        s = sum(vals)
+        if abs(s - 1.0) > 1e-6:
+            raise ConfigError(t.file, key, f"row must sum to 1, sums to {s:.6g}")
+        rows.append(vals)
+    t.finish()
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and "dist" not in v:
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _check_override(base: dict, over: dict, file: str, path: str) -> None:
+    """A scenario may change values, never add named entries (the layout stays fixed)."""
+    named = {"events", "channels", "materials", "sources", "programmes", "matrices"}
+    for k, v in over.items():
+        key = f"{path}.{k}"
+        if k in ("run", "scenarios") and path.count(".") == 1:
+            raise ConfigError(file, key, "a scenario may not change run settings or define scenarios")
+        parent = path.rsplit(".", 1)[-1]
+        if parent in named and k not in base:
+            raise ConfigError(
+                file, key,
+                f"a scenario may only change entries of the base; '{k}' is not in the base{_suggest(k, base)}",
+            )
+        if k == "names" and parent == "regimes":
+            raise ConfigError(file, key, "a scenario may not change the regimes")
+        if isinstance(v, dict) and "dist" not in v and isinstance(base.get(k), dict) and "dist" not in base[k]:
+            _check_override(base[k], v, file, key)
+
+
+# --------------------------------------------------------------------------- entry point
+def load_config(path: str | Path, text: str | None = None) -> Config:
+    """Read and validate a config file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file; used in error messages.
+    text : str, optional
+        The file's text, if already read.
+
+    Raises
+    ------
+    ConfigError
+        On the first problem found, with a one-line message.
+    """
+    file = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(file, "", "no such file") from None
+        except IsADirectoryError:
+            raise ConfigError(file, "", "is a directory, not a config file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(file, "", f"cannot read: {e}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(file, "", f"TOML syntax error: {e}") from None
+
+    top = _Table(data, "", file)
+    for k in data:
+        if k not in TOP_KEYS:
+            raise top.error(k, f"unknown section{_suggest(k, TOP_KEYS)}; expected one of {', '.join(TOP_KEYS)}")
+    run = top.sub("run")
+    start = _parse_month(run.raw("start"), file, "run.start")
+    n_months = run.integer("months", 1, 600)
+    title = run.string("title", "reriskmc run")
+    paths = run.integer("paths", 1, 10**10, 100_000)
+    seed = run.integer("seed", 0, 2**63 - 1, 20250610)
+    q_raw = run.raw("quantiles", [0.05, 0.25, 0.5, 0.75, 0.95, 0.99])
+    if (not isinstance(q_raw, list) or not q_raw
+            or not all(isinstance(q, (int, float)) and not isinstance(q, bool) for q in q_raw)):
+        raise run.error("quantiles", f"must be a non-empty list of numbers in [0, 1], got {_show(q_raw)}")
+    quantiles = tuple(float(q) for q in q_raw)
+    if any(not (0.0 <= q <= 1.0) for q in quantiles):
+        raise run.error("quantiles", "every quantile must lie in [0, 1]")
+    if list(quantiles) != sorted(set(quantiles)):
+        raise run.error("quantiles", "must be increasing, without repeats")
+    cvar_alpha = float(run.number("cvar_alpha", "prob", 0.95, dist=False))
+    if not 0.0 < cvar_alpha < 1.0:
+        raise run.error("cvar_alpha", f"must lie strictly between 0 and 1, got {cvar_alpha:g}")
+    tol = float(run.number("behind_tolerance_units", "pos", 0.5, dist=False))
+    run.finish()
+
+    base_model = _model(data, file, start, n_months)
+    scenarios = [Scenario("base", "the config as written", base_model)]
+    sc = top.sub("scenarios", default={})
+    for sname in sc.data:
+        sc.known.add(sname)
+        if sname == "base":
+            raise sc.error(sname, "'base' is the config itself; name the variant otherwise")
+        s = sc.sub(sname)
+        over = {k: v for k, v in s.data.items() if k != "description"}
+        desc = s.string("description", sname)
+        _check_override(data, over, file, s.path)
+        merged = _deep_merge({k: v for k, v in data.items() if k != "scenarios"}, over)
+        try:
+            model = _model(merged, file, start, n_months)
+        except ConfigError as e:
+            raise ConfigError(file, f"{s.path}.{e.key}" if e.key else s.path, e.message) from None
+        scenarios.append(Scenario(sname, desc, model))
+
+    return Config(
+        path=file,
+        text=text,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        title=title,
+        paths=paths,
+        seed=seed,
+        quantiles=quantiles,
+        cvar_alpha=cvar_alpha,
+        behind_tolerance_units=tol,
+        scenarios=tuple(scenarios),
+    )

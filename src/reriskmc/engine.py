@@ -1,0 +1,167 @@
+"""Blocks of paths -> kernel -> merged statistics.
+
+The engine walks the paths in blocks (memory stays flat however many paths are asked
+for), calls the compiled block kernel on each, and merges the partial statistics:
+float sums chunk by chunk in path order, integer counts and sketches by addition. The
+result depends only on (config, seed, n_paths): not on threads or block size.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .config import Config
+from .pack import Packed, pack
+
+#: paths per chunk: the unit of float summation order (part of the reproducibility
+#: contract: changing it changes the last bits of means)
+CHUNK = 512
+DEFAULT_BLOCK = 64 * CHUNK
+
+
+@dataclass
+class Stats:
+    """Merged statistics of a run (all scenarios)."""
+
+    n_paths: int
+    us_sum: np.ndarray  # float64[S, P, T, 2]: sum, sum of squares of units behind
+    owed_sum: np.ndarray  # float64[S, P, M, T, 2]
+    behind: np.ndarray  # int64[S, P, T]: paths behind at least once by month t
+    exhausted: np.ndarray  # int64[S, M, T]
+    regime: np.ndarray  # int64[S, R, T]
+    h_us: np.ndarray  # int64[S, P, T, B]
+    h_peak_us: np.ndarray  # int64[S, P, B]
+    h_peak_owed: np.ndarray  # int64[S, P, M, B]
+    elapsed_s: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def default_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAULT_BLOCK) -> int:
+    """Working memory of a run: independent of the number of paths."""
+    from .kernels.reduce import N_BUCKETS
+
+    d = packed.dims
+    S, P, M, T, R = (int(d[i]) for i in (7, 4, 2, 6, 0))
+    n_chunks = -(-block_paths // CHUNK)
+    floats = n_chunks * (S * P * T * 2 + S * P * M * T * 2) * 8
+    per_lane = (S * P * T + S * M * T + S * R * T) * 8 + (S * P * T + S * P + S * P * M) * N_BUCKETS * 4
+    merged = (S * P * T + S * P + S * P * M) * N_BUCKETS * 8
+    return floats + threads * per_lane + merged
+
+
+def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = None,
+             block_paths: int = DEFAULT_BLOCK,
+             progress: Callable[[int], None] | None = None,
+             packed: Packed | None = None) -> Stats:
+    """Run ``n_paths`` paths of every scenario of ``config``.
+
+    Parameters
+    ----------
+    config : Config
+    n_paths : int
+        Number of paths (>= 1).
+    seed : int
+        Non-negative 64-bit seed.
+    threads : int, optional
+        Worker threads (default: the CPUs this process may use).
+    block_paths : int
+        Paths per block; rounded up to a multiple of ``CHUNK``. Does not change results.
+    progress : callable, optional
+        Called with the number of paths done after each block.
+
+    Returns
+    -------
+    Stats
+    """
+    import time
+
+    import numba
+
+    from .kernels.block import simulate_block
+    from .kernels.paths import make_work
+    from .kernels.reduce import N_BUCKETS
+    from .kernels.rng import seed_key
+
+    if n_paths < 1:
+        raise ValueError("n_paths must be >= 1")
+    packed = packed or pack(config)
+    pk = packed.as_tuple()
+    d = packed.dims
+    S, P, M, T, R = (int(d[i]) for i in (7, 4, 2, 6, 0))
+    threads = threads or default_threads()
+    threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(threads)
+    block_paths = max(CHUNK, -(-block_paths // CHUNK) * CHUNK)
+    n_lanes = threads
+    k0, k1 = seed_key(seed)
+
+    work = make_work(pk, n_lanes)
+    traj = (np.empty((n_lanes, S, P, T)), np.empty((n_lanes, S, P, M, T)),
+            np.empty((n_lanes, S, M, T), np.bool_), np.empty((n_lanes, S, T), np.int64))
+    n_chunks = block_paths // CHUNK
+    f_us = np.empty((n_chunks, S, P, T, 2))
+    f_owed = np.empty((n_chunks, S, P, M, T, 2))
+    c_behind = np.zeros((n_lanes, S, P, T), np.int64)
+    c_exh = np.zeros((n_lanes, S, M, T), np.int64)
+    c_reg = np.zeros((n_lanes, S, R, T), np.int64)
+    h_us = np.zeros((n_lanes, S, P, T, N_BUCKETS), np.int32)
+    h_peak_us = np.zeros((n_lanes, S, P, N_BUCKETS), np.int32)
+    h_peak_owed = np.zeros((n_lanes, S, P, M, N_BUCKETS), np.int32)
+    us_sum = np.zeros((S, P, T, 2))
+    owed_sum = np.zeros((S, P, M, T, 2))
+
+    t0 = time.perf_counter()
+    done = 0
+    while done < n_paths:
+        n = min(block_paths, n_paths - done)
+        simulate_block(pk, work, traj, k0, k1, done, n, CHUNK, n_lanes,
+                       f_us, f_owed, c_behind, c_exh, c_reg, h_us, h_peak_us, h_peak_owed)
+        for ci in range(-(-n // CHUNK)):  # in path order: reproducible rounding
+            us_sum += f_us[ci]
+            owed_sum += f_owed[ci]
+        done += n
+        if progress is not None:
+            progress(done)
+    elapsed = time.perf_counter() - t0
+
+    return Stats(
+        n_paths=n_paths,
+        us_sum=us_sum,
+        owed_sum=owed_sum,
+        behind=c_behind.sum(axis=0),
+        exhausted=c_exh.sum(axis=0),
+        regime=c_reg.sum(axis=0),
+        h_us=h_us.sum(axis=0, dtype=np.int64),
+        h_peak_us=h_peak_us.sum(axis=0, dtype=np.int64),
+        h_peak_owed=h_peak_owed.sum(axis=0, dtype=np.int64),
+        elapsed_s=elapsed,
+    )
+
+
+def replay_path(config: Config, seed: int, path: int, packed: Packed | None = None) -> dict:
+    """Trajectories of one path, computed alone: for checking and explaining a run.
+
+    Returns a dict of arrays: ``units_short`` [S, P, T], ``shortfall_t`` [S, P, M, T],
+    ``stock_exhausted`` [S, M, T], ``regime`` [S, T].
+    """
+    from .kernels.paths import make_work, simulate_path, work_of
+    from .kernels.rng import seed_key
+
+    packed = packed or pack(config)
+    pk = packed.as_tuple()
+    d = packed.dims
+    S, P, M, T = (int(d[i]) for i in (7, 4, 2, 6))
+    work = work_of(make_work(pk, 1), 0)
+    out = dict(units_short=np.empty((S, P, T)), shortfall_t=np.empty((S, P, M, T)),
+               stock_exhausted=np.empty((S, M, T), np.bool_), regime=np.empty((S, T), np.int64))
+    k0, k1 = seed_key(seed)
+    simulate_path(pk, work, k0, k1, path, out["units_short"], out["shortfall_t"],
+                  out["stock_exhausted"], out["regime"])
+    return out

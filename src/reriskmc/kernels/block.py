@@ -1,0 +1,45 @@
+"""One block of paths, in parallel: sample each path, fold it into partial statistics.
+
+Paths are grouped in fixed chunks of ``chunk`` consecutive path indices (chunk
+boundaries are absolute, so the engine's block size does not move them). Thread
+``lane`` takes chunks lane, lane + n_lanes, ...; each chunk's float sums go to its own
+row of ``out_f_*``, integer statistics to the lane's own row of ``out_c_*``/``out_h_*``.
+"""
+from __future__ import annotations
+
+from .._jit import pjit, prange
+from .paths import simulate_path, work_of
+from .reduce import accumulate_path
+
+
+@pjit
+def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
+                   out_f_us, out_f_owed, out_c_behind, out_c_exh, out_c_reg,
+                   out_h_us, out_h_peak_us, out_h_peak_owed):
+    """Simulate paths ``path0 .. path0 + n_paths - 1`` and fold them in.
+
+    pk : packed tuple; work, traj : per-lane scratch (``paths.make_work``, engine);
+    k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
+    out_f_us : float64[n_chunks, S, P, T, 2], out_f_owed : float64[n_chunks, S, P, M, T, 2]
+    (zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
+    accumulators, added to (not zeroed).
+    """
+    sk = pk[11]
+    inv_floor_units = 1.0 / sk[0]
+    inv_floor_t = 1.0 / sk[1]
+    tol = sk[3]
+    n_chunks = (n_paths + chunk - 1) // chunk
+    for lane in prange(n_lanes):
+        w = work_of(work, lane)
+        us, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
+        for ci in range(lane, n_chunks, n_lanes):
+            f_us = out_f_us[ci]
+            f_owed = out_f_owed[ci]
+            f_us[:] = 0.0
+            f_owed[:] = 0.0
+            for i in range(ci * chunk, min(n_paths, (ci + 1) * chunk)):
+                simulate_path(pk, w, k0, k1, path0 + i, us, owed, exh, reg)
+                accumulate_path(tol, inv_floor_units, inv_floor_t, us, owed, exh, reg,
+                                f_us, f_owed, out_c_behind[lane], out_c_exh[lane],
+                                out_c_reg[lane], out_h_us[lane], out_h_peak_us[lane],
+                                out_h_peak_owed[lane])

@@ -1,0 +1,329 @@
+"""The path sampler: regimes, events, licences, supply, stocks, allocation, builds.
+
+One call of :func:`simulate_path` turns (packed parameters, seed key, path index) into
+that path's monthly trajectories in every scenario. It draws all of the path's
+uniforms first (its own stream, then one stream per month) and then runs each scenario
+on the same uniforms: common random numbers, and the random numbers are drawn once per
+path rather than once per scenario.
+
+The month-by-month rules are specified in ``docs/model.md``; section numbers below
+refer to it. Everything here is plain arrays and scalars, and runs as plain Python
+under ``NUMBA_DISABLE_JIT=1``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._jit import jit
+from . import layout as L
+from .rng import FIXED, fill_uniforms, transform
+
+IDLE, PENDING, LIVE = 0, 1, 2
+EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
+
+
+def make_work(pk, n_lanes=1):
+    """Scratch arrays for ``n_lanes`` threads, each with a leading lane axis.
+
+    ``work_of(w, lane)`` gives one lane's tuple, which :func:`simulate_path` fills.
+    """
+    dims = pk[0]
+    S, T = int(dims[L.D_S]), int(dims[L.D_T])
+    M, C, K = int(dims[L.D_M]), int(dims[L.D_C]), int(dims[L.D_K])
+    P, E = int(dims[L.D_P]), int(dims[L.D_E])
+    n_theta = pk[3].shape[1]
+    n_um = L.month_slots(E, M, C)[3]
+    n_up = int(dims[L.D_NPS]) + 1 + K
+    n = n_lanes
+    return (
+        np.empty((n, S, n_theta)),              # 0 thp: the path's parameter values
+        np.empty((n, max(n_up, 1))),            # 1 u_path
+        np.empty((n, T, n_um)),                 # 2 u_month
+        np.empty((n, S, max(K, 1)), np.bool_),  # 3 qualified
+        np.empty((n, S), np.bool_),             # 4 waived
+        np.empty((n, 3, max(E, 1)), np.int64),  # 5 events: deadline, extensions used, done
+        np.empty((n, 2, M * C), np.int64),      # 6 licences: state, month (decision or expiry)
+        np.empty((n, 3, M)),                    # 7 buffer, stockpile, supply
+        np.empty((n, M), np.int64),             # 8 first buffer-shortage month
+        np.empty((n, 5, P, M)),                 # 9 wip, requirement, allocation to date, need, allocated
+        np.empty((n, 3, P)),                    # 10 scheduled, built, want
+        np.empty((n, M), np.bool_),             # 11 stocks exhausted ever
+    )
+
+
+@jit
+def work_of(w, lane):
+    """One lane's scratch tuple out of :func:`make_work`'s arrays."""
+    return (w[0][lane], w[1][lane], w[2][lane], w[3][lane], w[4][lane], w[5][lane],
+            w[6][lane], w[7][lane], w[8][lane], w[9][lane], w[10][lane], w[11][lane])
+
+
+@jit
+def draw_path(pk, work, k0, k1, path):
+    """Draw path ``path``'s uniforms and per-path parameters into ``work``."""
+    (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
+     cum_trans, sketch) = pk
+    thp, u_path, u_month, qualified, waived = work[0], work[1], work[2], work[3], work[4]
+    S, T, K = dims[L.D_S], dims[L.D_T], dims[L.D_K]
+    nps = dims[L.D_NPS]
+    fill_uniforms(u_path, nps + 1 + K, L.STREAM_PATH, path, k0, k1)
+    n_um = u_month.shape[1]
+    for t in range(T):
+        fill_uniforms(u_month[t], n_um, t + 1, path, k0, k1)
+    for s in range(S):
+        for k in range(th_fixed.shape[1]):
+            code = th_code[s, k]
+            if code == FIXED:
+                thp[s, k] = th_fixed[s, k]
+            else:
+                tb = th_table[s, k]
+                thp[s, k] = transform(code, th_args[s, k, 0], th_args[s, k, 1], th_args[s, k, 2],
+                                      tables[max(tb, 0)], u_path[th_slot[k]])
+        waived[s] = u_path[nps] < thp[s, off_f[L.F_P_WAIVER]]
+        for q in range(K):
+            qualified[s, q] = u_path[nps + 1 + q] < thp[s, off_f[L.F_SRC_P_QUAL] + q]
+
+
+@jit
+def _round_half_up(x):
+    return int(math.floor(x + 0.5))
+
+
+@jit
+def _sample_row(cum_row, u):
+    r = 0
+    while r < cum_row.shape[0] - 1 and u >= cum_row[r]:
+        r += 1
+    return r
+
+
+@jit
+def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
+    """Run scenario ``s`` of the path drawn into ``work`` (see :func:`draw_path`).
+
+    Writes, for this scenario, in place:
+    out_us : float64[P, T] units behind schedule at the end of each month
+    out_owed : float64[P, M, T] material owed (requirement minus allocation to date), t
+    out_exh : bool[M, T] stocks exhausted at least once by the end of the month
+    out_reg : int64[T] the month's regime
+    """
+    (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
+     cum_trans, sketch) = pk
+    thp, u_month, qualified, waived = work[0], work[2], work[3], work[4]
+    ev, lic, stocks, first_short, pm, prog, exh_ever = (
+        work[5], work[6], work[7], work[8], work[9], work[10], work[11])
+    R, C, M, K = dims[L.D_R], dims[L.D_C], dims[L.D_M], dims[L.D_K]
+    P, E, T = dims[L.D_P], dims[L.D_E], dims[L.D_T]
+    # the month's uniforms: regime step, events (2 each), concession, licences (3 each);
+    # the same offsets as layout.month_slots
+    u_ev = 1
+    u_conc = 1 + 2 * E
+    u_lic = u_conc + 1
+    th = thp[s]
+    st = struct[s]
+
+    # -- offsets of the blocks read below
+    f_flow, f_lag, f_term = off_f[L.F_FLOW], off_f[L.F_LAG], off_f[L.F_TERM]
+    f_pa, f_pac, f_prv = off_f[L.F_P_APPROVE], off_f[L.F_P_APPROVE_CONC], off_f[L.F_P_REVOKE]
+    f_kg, f_upy, f_cu = off_f[L.F_KG], off_f[L.F_UNITS_PER_YEAR], off_f[L.F_CATCH_UP]
+    i_prio, i_ps, i_pe = off_i[L.I_PRIORITY], off_i[L.I_PROG_START], off_i[L.I_PROG_END]
+
+    wip, req, acum, need, alloc = pm[0], pm[1], pm[2], pm[3], pm[4]
+    sched, built, want = prog[0], prog[1], prog[2]
+    buffer, stock, supply = stocks[0], stocks[1], stocks[2]
+
+    # -- 2. state at the start of the path
+    r = st[off_i[L.I_INITIAL]]
+    mi = 0
+    conceded = st[off_i[L.I_CONCEDED0]] != 0
+    opens_fast = st[off_i[L.I_OPENS_FAST]] != 0
+    for e in range(E):
+        ev[0, e] = st[off_i[L.I_EV_MONTH] + e]
+        ev[1, e] = 0
+        ev[2, e] = 0
+    for idx in range(M * C):
+        live0 = _round_half_up(th[off_f[L.F_LIVE0] + idx])
+        if live0 >= 1:
+            lic[0, idx] = LIVE
+            lic[1, idx] = live0
+        else:
+            lic[0, idx] = IDLE
+            lic[1, idx] = 0
+    for m in range(M):
+        buffer[m] = th[off_f[L.F_BUFFER0] + m]
+        stock[m] = th[off_f[L.F_STOCK0] + m]
+        first_short[m] = -1
+        exh_ever[m] = False
+    for p in range(P):
+        sched[p] = 0.0
+        built[p] = 0.0
+        for m in range(M):
+            wip[p, m] = 0.0
+            req[p, m] = 0.0
+            acum[p, m] = 0.0
+    dfars_month = st[off_i[L.I_DFARS_MONTH]]
+    no_waiver = not waived[s]
+
+    for t in range(T):
+        u = u_month[t]
+        # -- 3.1 regime
+        if t > 0:
+            r = _sample_row(cum_trans[s, mi, r], u[0])
+        # -- 3.2 events
+        for e in range(E):
+            if ev[2, e] == 0 and ev[0, e] == t:
+                if (ev[1, e] < st[off_i[L.I_EV_MAX_EXT] + e]
+                        and u[u_ev + 2 * e] < th[off_f[L.F_EV_P_EXTEND] + e]):
+                    ev[0, e] += max(1, _round_half_up(th[off_f[L.F_EV_EXTEND_MONTHS] + e]))
+                    ev[1, e] += 1
+                else:
+                    ev[2, e] = 1
+                    if u[u_ev + 2 * e + 1] < th[off_f[L.F_EV_P_FIRE] + e]:
+                        jump = st[off_i[L.I_EV_JUMP] + e]
+                        if jump >= 0:
+                            r = jump
+                        mat = st[off_i[L.I_EV_MATRIX] + e]
+                        if mat >= 0:
+                            mi = mat
+        # -- 3.3 linkage
+        if (not conceded and st[off_i[L.I_TALKS] + r] != 0
+                and u[u_conc] < th[off_f[L.F_P_CONCESSION]]):
+            conceded = True
+        # -- 3.4 licences (and recycling, the first part of 3.5)
+        for m in range(M):
+            supply[m] = th[off_f[L.F_RECYCLING] + m]
+            china_ok = not (st[off_i[L.I_DFARS_APPLIES] + m] != 0 and t >= dfars_month and no_waiver)
+            for c in range(C):
+                idx = m * C + c
+                ur = u_lic + 3 * idx
+                state = lic[0, idx]
+                if state == LIVE and lic[1, idx] <= t:
+                    state = IDLE
+                if state == LIVE and u[ur] < th[f_prv + idx * R + r]:
+                    state = IDLE
+                if state == PENDING and lic[1, idx] <= t:
+                    p_ok = th[(f_pac if conceded else f_pa) + idx * R + r]
+                    if u[ur + 1] < p_ok:
+                        state = LIVE
+                        lic[1, idx] = t + max(1, _round_half_up(th[f_term + idx]))
+                    else:
+                        state = IDLE
+                if state == IDLE:
+                    lag = th[f_lag + idx]
+                    whole = math.floor(lag)
+                    n = int(whole) + (1 if u[ur + 2] < lag - whole else 0)
+                    state = PENDING
+                    lic[1, idx] = t + max(1, n)
+                lic[0, idx] = state
+                if state == LIVE and china_ok:
+                    is_open = (st[off_i[L.I_CH_FAST] + c] == 0
+                               or st[off_i[L.I_FAST_TRACK] + m] != 0
+                               or st[off_i[L.I_CH_OPEN] + c * R + r] != 0
+                               or (conceded and opens_fast))
+                    flow = th[f_flow + idx]
+                    supply[m] += flow if is_open else flow * th[off_f[L.F_LEAKAGE] + m]
+        # -- 3.5 non-Chinese sources
+        for k in range(K):
+            if qualified[s, k]:
+                s_month = (st[off_i[L.I_SRC_START] + k] + th[off_f[L.F_SRC_SLIP] + k]
+                           + th[off_f[L.F_SRC_QUAL_MONTHS] + k])
+                if t >= s_month:
+                    ramp_months = th[off_f[L.F_SRC_RAMP] + k]
+                    ramp = 1.0 if ramp_months <= 0.0 else min(1.0, (t - s_month + 1.0) / ramp_months)
+                    supply[st[off_i[L.I_SRC_MATERIAL] + k]] += (
+                        th[off_f[L.F_SRC_CAPACITY] + k] / 12.0 * th[off_f[L.F_SRC_YIELD] + k]
+                        * th[off_f[L.F_SRC_SHARE] + k] * ramp)
+        # -- 3.6 demand
+        for p in range(P):
+            rate = th[f_upy + p] / 12.0
+            if st[i_ps + p] <= t <= st[i_pe + p]:
+                sched[p] += rate
+                for m in range(M):
+                    req[p, m] += rate * th[f_kg + p * M + m] / 1000.0
+            w = min(sched[p] - built[p], rate * (1.0 + th[f_cu + p]))
+            w = max(0.0, w)
+            want[p] = w
+            for m in range(M):
+                need[p, m] = max(0.0, w * th[f_kg + p * M + m] / 1000.0 - wip[p, m])
+        # -- 3.7 allocation and stocks
+        for m in range(M):
+            demand = 0.0
+            for p in range(P):
+                demand += need[p, m]
+            avail = supply[m]
+            if avail >= demand:
+                cap = th[off_f[L.F_BUFFER_CAP] + m]
+                if buffer[m] < cap:
+                    buffer[m] = min(cap, buffer[m] + avail - demand)
+                avail = demand
+            else:
+                gap = demand - avail
+                draw = min(buffer[m], gap)
+                buffer[m] -= draw
+                gap -= draw
+                avail += draw
+                if gap > 0.0:
+                    if first_short[m] < 0:
+                        first_short[m] = t
+                    rule = st[off_i[L.I_RELEASE_RULE] + m]
+                    if rule == L.RELEASE_ON_SHORTFALL:
+                        authorised = t >= first_short[m] + th[off_f[L.F_RELEASE_LAG] + m]
+                    elif rule == L.RELEASE_FROM_DATE:
+                        authorised = t >= st[off_i[L.I_RELEASE_MONTH] + m]
+                    else:
+                        authorised = False
+                    if authorised:
+                        draw = min(stock[m], th[off_f[L.F_RELEASE_RATE] + m], gap)
+                        stock[m] -= draw
+                        avail += draw
+            # DPAS: DX first, then DO; pro rata within a class
+            for cls in range(L.N_PRIORITIES):
+                total = 0.0
+                for p in range(P):
+                    if st[i_prio + p] == cls:
+                        total += need[p, m]
+                if total <= avail:
+                    for p in range(P):
+                        if st[i_prio + p] == cls:
+                            alloc[p, m] = need[p, m]
+                    avail -= total
+                else:
+                    share = avail / total
+                    for p in range(P):
+                        if st[i_prio + p] == cls:
+                            alloc[p, m] = need[p, m] * share
+                    avail = 0.0
+            if buffer[m] + stock[m] <= EXHAUSTED_T:
+                exh_ever[m] = True
+            out_exh[m, t] = exh_ever[m]
+        # -- 3.8 build (Leontief) and 3.9 record
+        for p in range(P):
+            b = want[p]
+            for m in range(M):
+                kg = th[f_kg + p * M + m]
+                if kg > 0.0:
+                    b = min(b, (wip[p, m] + alloc[p, m]) / (kg / 1000.0))
+            built[p] += b
+            for m in range(M):
+                kg = th[f_kg + p * M + m]
+                wip[p, m] = max(0.0, wip[p, m] + alloc[p, m] - b * kg / 1000.0)
+                acum[p, m] += alloc[p, m]
+                out_owed[p, m, t] = max(0.0, req[p, m] - acum[p, m])
+            out_us[p, t] = max(0.0, sched[p] - built[p])
+        out_reg[t] = r
+
+
+@jit
+def simulate_path(pk, work, k0, k1, path, out_us, out_owed, out_exh, out_reg):
+    """All scenarios of one path.
+
+    pk : the packed tuple (``Packed.as_tuple()``); work : from :func:`make_work`;
+    k0, k1 : uint64 seed key; path : int, the path index.
+    out_us : float64[S, P, T]; out_owed : float64[S, P, M, T]; out_exh : bool[S, M, T];
+    out_reg : int64[S, T]; all written in place.
+    """
+    draw_path(pk, work, k0, k1, path)
+    for s in range(pk[0][L.D_S]):
+        run_scenario(pk, work, s, out_us[s], out_owed[s], out_exh[s], out_reg[s])

@@ -1,0 +1,706 @@
+"""The NumPy reference model: test oracle and benchmark peer of the compiled kernel.
+
+This module implements ``docs/model.md`` literally, from the specification alone, in
+plain vectorised NumPy: arrays have the paths first (``(n_paths, ...)``), the months are
+a Python loop, and every scenario of the config is stepped inside that loop on the same
+uniform variates (common random numbers). It draws its own random numbers with
+``numpy.random.default_rng(seed)``, so it agrees with the kernel in distribution, not
+path by path.
+
+Random numbers
+--------------
+Every random decision draws one uniform per path, and all scenarios use the same
+uniform for the same decision:
+
+- once per path: one per distribution-valued parameter *key* (see below), one for the
+  DFARS waiver, one per non-Chinese source for its qualification;
+- every month: one for the regime step, per event one for the extension and one for
+  firing, one for the concession, per (material, channel) one each for revocation,
+  approval and the stochastic rounding of the decision lag.
+
+A parameter key is, by default (``param_keys="config"``), the place in the TOML file
+where the value is written: ``channels.military.lag_months`` is one key even though
+three materials' military licences use it, and a value that defaults to another
+(``buffer_cap_t`` to ``buffer_t``, ``p_approve_concession`` to ``p_approve``) shares that
+value's key, so it is the same draw. ``param_keys="field"`` gives every resolved model
+field its own key instead (independent draws for each material's licence, for the cap
+and the initial buffer, ...).
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .config import PRIORITIES, RELEASE_RULES, Config, Model, Param, _deep_merge
+from .distributions import Dist
+
+# licence states (3.4)
+IDLE, LIVE, PENDING = 0, 1, 2
+#: stocks count as exhausted at or below this many tonnes (3.7.4)
+EXHAUSTED_T = 1e-9
+
+_DX = PRIORITIES.index("DX")
+_DO = PRIORITIES.index("DO")
+_ON_SHORTFALL = RELEASE_RULES.index("on_shortfall")
+_FROM_DATE = RELEASE_RULES.index("from_date")
+
+_LICENCE_SCALARS = ("flow_t", "lag_months", "term_months", "live_at_start_months")
+_LICENCE_REGIME_MAPS = ("p_approve", "p_approve_concession", "p_revoke")
+_MATERIAL_SCALARS = ("leakage", "recycling_t", "buffer_t", "buffer_cap_t")
+_STOCKPILE_SCALARS = ("stockpile_t", "release_lag_months", "release_t_per_month")
+# model field name -> config key name, where they differ
+_SOURCE_SCALARS = {
+    "capacity_t_per_year": "capacity_t_per_year",
+    "ramp_months": "ramp_months",
+    "slip_months": "slip_months",
+    "yield_frac": "yield",
+    "p_qualified": "p_qualified",
+    "qualification_months": "qualification_months",
+    "defence_share": "defence_share",
+}
+
+
+# --------------------------------------------------------------------------- result
+@dataclass
+class ReferenceResult:
+    """Statistics of a reference run, per scenario.
+
+    Attributes
+    ----------
+    scenarios, programmes, materials, regimes, channels : tuple of str
+        Names along the S, P, M, R and C axes.
+    n_paths, n_months : int
+        Paths simulated (n) and months (T).
+    behind_tolerance_units : float
+        A programme is behind when ``units_short`` exceeds this.
+    p_shortfall : ndarray, float64, (S, P, T)
+        Share of paths whose programme has been behind at least once by month t.
+    units_short_mean, units_short_se : ndarray, float64, (S, P, T)
+        Mean units behind schedule at the end of month t, and its standard error
+        (sample standard deviation / sqrt(n)).
+    shortfall_t_mean, shortfall_t_se : ndarray, float64, (S, P, M, T)
+        Mean material owed to the programme (requirement to date minus allocation to
+        date, t) at the end of month t, and its standard error.
+    p_stock_exhausted : ndarray, float64, (S, M, T)
+        Share of paths whose stocks of the material ran out at least once by month t.
+    p_regime : ndarray, float64, (S, R, T)
+        Share of paths in each regime during month t (after the events).
+    peak_units_short : ndarray, float64, (S, n, P)
+        Per path, the peak of ``units_short`` over the horizon.
+    peak_shortfall_t : ndarray, float64, (S, n, P, M)
+        Per path, the peak of ``shortfall_t`` over the horizon.
+    paths : dict of str to ndarray, or None
+        With ``record=True``: per-path, per-month arrays (month last), see
+        :func:`simulate_reference`.
+    """
+
+    scenarios: tuple[str, ...]
+    programmes: tuple[str, ...]
+    materials: tuple[str, ...]
+    regimes: tuple[str, ...]
+    channels: tuple[str, ...]
+    n_paths: int
+    n_months: int
+    behind_tolerance_units: float
+    p_shortfall: np.ndarray
+    units_short_mean: np.ndarray
+    units_short_se: np.ndarray
+    shortfall_t_mean: np.ndarray
+    shortfall_t_se: np.ndarray
+    p_stock_exhausted: np.ndarray
+    p_regime: np.ndarray
+    peak_units_short: np.ndarray
+    peak_shortfall_t: np.ndarray
+    paths: dict[str, np.ndarray] | None = None
+
+    def _p_se(self, p: np.ndarray) -> np.ndarray:
+        return np.sqrt(p * (1.0 - p) / self.n_paths)
+
+    @property
+    def p_shortfall_se(self) -> np.ndarray:
+        """Standard error ``sqrt(p (1 - p) / n)`` of :attr:`p_shortfall`."""
+        return self._p_se(self.p_shortfall)
+
+    @property
+    def p_stock_exhausted_se(self) -> np.ndarray:
+        """Standard error of :attr:`p_stock_exhausted`."""
+        return self._p_se(self.p_stock_exhausted)
+
+    @property
+    def p_regime_se(self) -> np.ndarray:
+        """Standard error of :attr:`p_regime`."""
+        return self._p_se(self.p_regime)
+
+
+# --------------------------------------------------------------------------- parameter keys
+def _model_params(model: Model) -> dict[tuple, Param]:
+    """Every scalar parameter of a model, by field id (a tuple of names and indices)."""
+    out: dict[tuple, Param] = {}
+    for e, ev in enumerate(model.events):
+        for a in ("p_extend", "extend_months", "p_fire"):
+            out[("event", e, a)] = getattr(ev, a)
+    out[("linkage", "p_concession")] = model.linkage.p_concession
+    if model.dfars is not None:
+        out[("dfars", "p_waiver")] = model.dfars.p_waiver
+    for m, mat in enumerate(model.materials):
+        for a in (*_MATERIAL_SCALARS, *_STOCKPILE_SCALARS):
+            out[("material", m, a)] = getattr(mat, a)
+        for c, lic in enumerate(mat.licences):
+            for a in _LICENCE_SCALARS:
+                out[("licence", m, c, a)] = getattr(lic, a)
+            for a in _LICENCE_REGIME_MAPS:
+                for r, v in enumerate(getattr(lic, a)):
+                    out[("licence", m, c, a, r)] = v
+    for k, src in enumerate(model.sources):
+        for a in _SOURCE_SCALARS:
+            out[("source", k, a)] = getattr(src, a)
+    for p, prog in enumerate(model.programmes):
+        out[("programme", p, "units_per_year")] = prog.units_per_year
+        out[("programme", p, "catch_up")] = prog.catch_up
+        for m, v in enumerate(prog.kg_per_unit):
+            out[("programme", p, "kg_per_unit", m)] = v
+    return out
+
+
+def _regime_map_keys(path: str, table: dict, name: str, regimes, fallback) -> list:
+    """Config keys of a per-regime table, mirroring ``config._Table.regime_map``."""
+    raw = table.get(name)
+    if raw is None:
+        return list(fallback)
+    if not isinstance(raw, dict) or "dist" in raw:
+        # one value (or one distribution, drawn once) for every regime
+        return [f"{path}.{name}"] * len(regimes)
+    return [f"{path}.{name}.{r}" if r in raw else fallback[i] for i, r in enumerate(regimes)]
+
+
+def _config_keys(model: Model, data: dict) -> dict[tuple, str | None]:
+    """The config key (TOML path) each parameter field of ``model`` was read from.
+
+    ``data`` is the scenario's TOML as merged by ``config.load_config``. A field that
+    takes a default number has a key that no distribution uses, or ``None``.
+    """
+    keys: dict[tuple, str | None] = {}
+    for e, ev in enumerate(model.events):
+        for a in ("p_extend", "extend_months", "p_fire"):
+            keys[("event", e, a)] = f"events.{ev.name}.{a}"
+    keys[("linkage", "p_concession")] = "linkage.p_concession"
+    keys[("dfars", "p_waiver")] = "dfars.p_waiver"
+    regimes = model.regimes
+    for m, mat in enumerate(model.materials):
+        mt = data["materials"][mat.name]
+        base = f"materials.{mat.name}"
+        for a in ("leakage", "recycling_t", "buffer_t"):
+            keys[("material", m, a)] = f"{base}.{a}"
+        # buffer_cap_t defaults to the buffer_t value itself: the same draw
+        keys[("material", m, "buffer_cap_t")] = (
+            f"{base}.buffer_cap_t" if "buffer_cap_t" in mt else f"{base}.buffer_t")
+        for a in _STOCKPILE_SCALARS:
+            keys[("material", m, a)] = f"{base}.stockpile.{a}"
+        lic_tables = mt.get("licence", {})
+        for c, ch in enumerate(model.channels):
+            own = lic_tables.get(ch.name, {})
+            chan = data["channels"][ch.name]
+
+            def where(a: str) -> tuple[str, dict]:
+                # the material's own licence table wins over the channel's defaults
+                if a in own:
+                    return f"{base}.licence.{ch.name}", own
+                return f"channels.{ch.name}", chan
+
+            for a in _LICENCE_SCALARS:
+                keys[("licence", m, c, a)] = f"{where(a)[0]}.{a}"
+            none = [None] * len(regimes)
+            approve = _regime_map_keys(*where("p_approve"), "p_approve", regimes, none)
+            # regimes missing from p_approve_concession take the p_approve value: same draw
+            concession = _regime_map_keys(
+                *where("p_approve_concession"), "p_approve_concession", regimes, approve)
+            revoke = _regime_map_keys(*where("p_revoke"), "p_revoke", regimes, none)
+            for r in range(len(regimes)):
+                keys[("licence", m, c, "p_approve", r)] = approve[r]
+                keys[("licence", m, c, "p_approve_concession", r)] = concession[r]
+                keys[("licence", m, c, "p_revoke", r)] = revoke[r]
+    for k, src in enumerate(model.sources):
+        for a, name in _SOURCE_SCALARS.items():
+            keys[("source", k, a)] = f"sources.{src.name}.{name}"
+    for p, prog in enumerate(model.programmes):
+        base = f"programmes.{prog.name}"
+        keys[("programme", p, "units_per_year")] = f"{base}.units_per_year"
+        keys[("programme", p, "catch_up")] = f"{base}.catch_up"
+        for m, mat in enumerate(model.materials):
+            keys[("programme", p, "kg_per_unit", m)] = f"{base}.kg_per_unit.{mat.name}"
+    return keys
+
+
+def _field_key(f: tuple) -> str:
+    """A unique key per resolved model field (``param_keys="field"``): its id spelt out.
+
+    Field ids use indices, which are the same in every scenario (a scenario may not
+    add or remove named entries), so the key is shared across scenarios as required.
+    """
+    return "/".join(str(x) for x in f)
+
+
+def scenario_parameter_keys(config: Config, param_keys: str = "config") -> list[dict[tuple, str | None]]:
+    """Per scenario, the random-number key of every parameter field.
+
+    Parameters
+    ----------
+    config : Config
+        A loaded config.
+    param_keys : {"config", "field"}
+        ``"config"``: the TOML path the value is written at (values written once and
+        used by several fields are one draw); ``"field"``: one key per model field.
+
+    Returns
+    -------
+    list of dict
+        One dict per scenario, mapping a field id (see ``_model_params``) to its key.
+    """
+    if param_keys == "field":
+        return [{f: _field_key(f) for f in _model_params(sc.model)}
+                for sc in config.scenarios]
+    if param_keys != "config":
+        raise ValueError(f"param_keys must be 'config' or 'field', got {param_keys!r}")
+    data = tomllib.loads(config.text)
+    base = {k: v for k, v in data.items() if k != "scenarios"}
+    out = []
+    for sc in config.scenarios:
+        merged = base
+        if sc is not config.scenarios[0]:
+            over = {k: v for k, v in data["scenarios"][sc.name].items() if k != "description"}
+            merged = _deep_merge(base, over)
+        out.append(_config_keys(sc.model, merged))
+    return out
+
+
+class _ParamDraws:
+    """Per-path values of the scalar parameters, one uniform per key for all scenarios."""
+
+    def __init__(self, config: Config, param_keys: str, u_of_key: Callable[[int], np.ndarray]):
+        self.params = [_model_params(sc.model) for sc in config.scenarios]
+        self.keys = scenario_parameter_keys(config, param_keys)
+        # a key gets a uniform if any scenario gives any of its fields a distribution;
+        # keys are numbered in order of first use so the layout is deterministic
+        order: dict[str, int] = {}
+        for params, keys in zip(self.params, self.keys):
+            for f, v in params.items():
+                if isinstance(v, Dist):
+                    key = keys[f]
+                    if key is None:  # pragma: no cover - config gives defaults as numbers
+                        raise ValueError(f"no config key for distribution-valued field {f}")
+                    order.setdefault(key, len(order))
+        self.order = order
+        self.u = u_of_key(len(order))  # (n_keys, n_paths)
+        self._cache: dict[tuple[str, Dist], np.ndarray] = {}
+
+    def value(self, s: int, f: tuple) -> float | np.ndarray:
+        """Scenario s's value of field f: a float, or an (n_paths,) array of draws."""
+        v = self.params[s][f]
+        if not isinstance(v, Dist):
+            return float(v)
+        key = self.keys[s][f]
+        if (key, v) not in self._cache:
+            u = self.u[self.order[key]]
+            # default_rng's uniforms lie in [0, 1); keep ppf finite for unbounded laws
+            u = np.where(u > 0.0, u, np.nextafter(0.0, 1.0))
+            self._cache[(key, v)] = np.asarray(v.ppf(u), dtype=np.float64)
+        return self._cache[(key, v)]
+
+
+# --------------------------------------------------------------------------- helpers
+def _round_half_up(x):
+    """Round half up (2.5 -> 3), the spec's rounding of month counts."""
+    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
+
+
+def _stack(values: list, shape: tuple[int, ...], n: int) -> np.ndarray:
+    """Stack floats and (n,) draws into an array of shape (n or 1, *shape).
+
+    The leading axis is 1 when every value is a number, so fixed parameters cost no
+    memory per path and broadcast against (n, ...) state.
+    """
+    lead = n if any(isinstance(v, np.ndarray) for v in values) else 1
+    out = np.empty((lead, len(values)), dtype=np.float64)
+    for i, v in enumerate(values):
+        out[:, i] = v
+    return out.reshape((lead, *shape))
+
+
+def _by_regime(table: np.ndarray, regime: np.ndarray) -> np.ndarray:
+    """``table[i, ..., regime[i]]`` for each path i; table is (n or 1, ..., R)."""
+    if table.shape[0] == 1:
+        return np.moveaxis(table[0][..., regime], -1, 0)
+    idx = regime.reshape((-1,) + (1,) * (table.ndim - 1))
+    return np.take_along_axis(table, idx, axis=-1)[..., 0]
+
+
+# --------------------------------------------------------------------------- one scenario
+class _Scenario:
+    """One scenario's per-path parameters (arrays with paths first) and its state."""
+
+    def __init__(self, model: Model, value: Callable[[tuple], float | np.ndarray], n: int,
+                 u_waiver: np.ndarray, u_qualified: np.ndarray):
+        self.model = model
+        self.n = n
+        R, C = len(model.regimes), len(model.channels)
+        M, K, P = len(model.materials), len(model.sources), len(model.programmes)
+
+        # 3.1 regime chain: normalised cumulative rows, so a uniform in [0, 1) never
+        # falls past the last state through rounding of the row sums
+        cum = np.cumsum(model.transition, axis=2)
+        self.cum = cum / cum[:, :, -1:]
+
+        # 3.2 events
+        self.ev_p_extend = [value(("event", e, "p_extend")) for e in range(len(model.events))]
+        self.ev_p_fire = [value(("event", e, "p_fire")) for e in range(len(model.events))]
+        self.ev_step = [np.maximum(1, _round_half_up(value(("event", e, "extend_months"))))
+                        for e in range(len(model.events))]
+
+        # 3.3 linkage
+        self.p_concession = value(("linkage", "p_concession"))
+        self.talks = np.array(model.linkage.talks, dtype=bool)  # (R,)
+
+        # 3.4 licences and DFARS
+        self.fast = np.array([c.fast for c in model.channels], dtype=bool)  # (C,)
+        self.open_mil = np.array([c.open_to_military_in for c in model.channels], dtype=bool)  # (C, R)
+        self.fast_track = np.array([m.fast_track for m in model.materials], dtype=bool)  # (M,)
+        lic = lambda a: _stack([value(("licence", m, c, a)) for m in range(M) for c in range(C)],
+                               (M, C), n)
+        lic_r = lambda a: _stack([value(("licence", m, c, a, r)) for m in range(M)
+                                  for c in range(C) for r in range(R)], (M, C, R), n)
+        self.flow = lic("flow_t")  # (., M, C)
+        lag = lic("lag_months")
+        self.lag_floor = np.floor(lag).astype(np.int64)
+        self.lag_frac = lag - self.lag_floor
+        self.term = np.maximum(1, _round_half_up(lic("term_months")))
+        self.live_at_start = _round_half_up(lic("live_at_start_months"))
+        self.p_approve = lic_r("p_approve")  # (., M, C, R)
+        self.p_approve_concession = lic_r("p_approve_concession")
+        self.p_revoke = lic_r("p_revoke")
+        mat = lambda a: _stack([value(("material", m, a)) for m in range(M)], (M,), n)
+        self.leakage = mat("leakage")  # (., M)
+        if model.dfars is None:
+            self.dfars_month = None
+        else:
+            self.dfars_month = model.dfars.month
+            waived = u_waiver < value(("dfars", "p_waiver"))  # (n,)
+            # (n, M): DFARS bars licensed Chinese flow of m from dfars_month on
+            self.dfars_barred = np.array(model.dfars.applies, dtype=bool)[None, :] & ~waived[:, None]
+
+        # 3.5 supply
+        self.recycling = mat("recycling_t")
+        src = lambda a: _stack([value(("source", k, a)) for k in range(K)], (K,), n)
+        qualified = np.stack([u_qualified[k] < value(("source", k, "p_qualified"))
+                              for k in range(K)], axis=1) if K else np.zeros((n, 0), bool)
+        self.src_full = (src("capacity_t_per_year") / 12.0 * src("yield_frac")
+                         * src("defence_share") * qualified)  # (n, K): output at full ramp
+        start = np.array([s.start_month for s in model.sources], dtype=np.float64)
+        self.src_s = start + src("slip_months") + src("qualification_months")  # (., K)
+        self.src_ramp = src("ramp_months")
+        self.src_to_mat = np.zeros((K, M))
+        for k, s in enumerate(model.sources):
+            self.src_to_mat[k, s.material] = 1.0
+
+        # 3.6 demand and 3.8 build
+        prog = lambda a: _stack([value(("programme", p, a)) for p in range(P)], (P,), n)
+        self.rate = prog("units_per_year") / 12.0  # (., P)
+        self.max_want = self.rate * (1.0 + prog("catch_up"))
+        self.kgt = _stack([value(("programme", p, "kg_per_unit", m)) for p in range(P)
+                           for m in range(M)], (P, M), n) / 1000.0  # t per unit
+        self.uses = self.kgt > 0.0
+        self.kgt_safe = np.where(self.uses, self.kgt, 1.0)
+        self.prog_start = np.array([p.start_month for p in model.programmes])
+        self.prog_end = np.array([p.end_month for p in model.programmes])
+        self.classes = [np.array([p.priority == c for p in model.programmes]) for c in (_DX, _DO)]
+
+        # 3.7 stocks
+        self.buffer_cap = mat("buffer_cap_t")
+        self.release_rule = np.array([m.release_rule for m in model.materials])  # (M,)
+        self.release_month = np.array([m.release_month for m in model.materials])
+        self.release_lag = mat("release_lag_months")
+        self.release_rate = mat("release_t_per_month")
+
+        # ---- state at the start of a path (section 2)
+        self.regime = np.full(n, model.initial_regime, dtype=np.int64)
+        self.matrix = np.zeros(n, dtype=np.int64)  # "base" is matrix 0
+        self.conceded = np.full(n, model.linkage.conceded_at_start, dtype=bool)
+        E = len(model.events)
+        self.ev_pending = np.ones((n, E), dtype=bool)
+        self.ev_deadline = np.tile(np.array([e.month for e in model.events], dtype=np.int64), (n, 1))
+        self.ev_used = np.zeros((n, E), dtype=np.int64)
+        live = np.broadcast_to(self.live_at_start >= 1, (n, M, C))
+        self.lic_state = np.where(live, LIVE, IDLE).astype(np.int8)
+        self.lic_expiry = np.broadcast_to(self.live_at_start, (n, M, C)).astype(np.int64)
+        self.lic_decision = np.zeros((n, M, C), dtype=np.int64)
+        self.buffer = np.broadcast_to(mat("buffer_t"), (n, M)).copy()
+        self.stockpile = np.broadcast_to(mat("stockpile_t"), (n, M)).copy()
+        self.authorised = np.zeros((n, M), dtype=bool)
+        self.first_shortage = np.full((n, M), -1, dtype=np.int64)
+        self.scheduled = np.zeros((n, P))
+        self.built_to_date = np.zeros((n, P))
+        self.required = np.zeros((n, P, M))
+        self.allocated_to_date = np.zeros((n, P, M))
+        self.wip = np.zeros((n, P, M))
+        self.behind_ever = np.zeros((n, P), dtype=bool)
+        self.exhausted_ever = np.zeros((n, M), dtype=bool)
+        self.peak_units_short = np.zeros((n, P))
+        self.peak_shortfall_t = np.zeros((n, P, M))
+
+    # ------------------------------------------------------------------ one month
+    def step(self, t: int, u: "_MonthDraws", tolerance: float) -> dict[str, np.ndarray]:
+        """Advance every path by month t (section 3); return the month's path values."""
+        n, model = self.n, self.model
+        rows = np.arange(n)
+
+        # 3.1 regime: one step of the path's current matrix, by inverse transform
+        if t >= 1:
+            cum = self.cum[self.matrix, self.regime]  # (n, R)
+            self.regime = (u.regime[:, None] >= cum[:, :-1]).sum(axis=1)
+
+        # 3.2 events, in config order
+        for e, ev in enumerate(model.events):
+            due = self.ev_pending[:, e] & (self.ev_deadline[:, e] == t)
+            extended = due & (self.ev_used[:, e] < ev.max_extensions) & (u.extend[e] < self.ev_p_extend[e])
+            self.ev_deadline[:, e] += np.where(extended, self.ev_step[e], 0)
+            self.ev_used[:, e] += extended
+            done = due & ~extended
+            self.ev_pending[:, e] &= ~done
+            fired = done & (u.fire[e] < self.ev_p_fire[e])
+            if ev.jump_to >= 0:
+                self.regime[fired] = ev.jump_to
+            if ev.matrix >= 0:
+                self.matrix[fired] = ev.matrix
+        regime = self.regime
+
+        # 3.3 linkage: a concession is permanent
+        self.conceded |= self.talks[regime] & (u.concession < self.p_concession)
+
+        # 3.4 licences, all (material, channel) pairs at once: (n, M, C)
+        state = self.lic_state
+        state[(state == LIVE) & (self.lic_expiry <= t)] = IDLE
+        state[(state == LIVE) & (u.revoke < _by_regime(self.p_revoke, regime))] = IDLE
+        decided = (state == PENDING) & (self.lic_decision <= t)
+        p_approve = np.where(self.conceded[:, None, None],
+                             _by_regime(self.p_approve_concession, regime),
+                             _by_regime(self.p_approve, regime))
+        approved = decided & (u.approve < p_approve)
+        state[approved] = LIVE
+        self.lic_expiry = np.where(approved, t + self.term, self.lic_expiry)
+        state[decided & ~approved] = IDLE
+        idle = state == IDLE
+        lag = np.maximum(1, self.lag_floor + (u.lag < self.lag_frac))
+        state[idle] = PENDING
+        self.lic_decision = np.where(idle, t + lag, self.lic_decision)
+        live = state == LIVE
+
+        is_open = (~self.fast[None, None, :] | self.fast_track[None, :, None]
+                   | self.open_mil[:, regime].T[:, None, :])
+        if model.linkage.opens_fast_track:
+            is_open = is_open | self.conceded[:, None, None]
+        open_share = np.where(is_open, 1.0, self.leakage[:, :, None])
+        chinese = (live * self.flow * open_share).sum(axis=2)  # (n, M)
+        if self.dfars_month is not None and t >= self.dfars_month:
+            chinese = np.where(self.dfars_barred, 0.0, chinese)
+
+        # 3.5 supply
+        s = self.src_s
+        ramp_months = self.src_ramp
+        ramp = np.where(ramp_months > 0.0,
+                        np.minimum(1.0, (t - s + 1.0) / np.where(ramp_months > 0.0, ramp_months, 1.0)),
+                        1.0)
+        ramp = np.where(t < s, 0.0, ramp)
+        supply = chinese + (self.src_full * ramp) @ self.src_to_mat + self.recycling  # (n, M)
+
+        # 3.6 demand
+        scheduled_now = (self.prog_start <= t) & (t <= self.prog_end)  # (P,)
+        rate_now = self.rate * scheduled_now
+        self.scheduled = self.scheduled + rate_now
+        self.required += rate_now[:, :, None] * self.kgt
+        want = np.maximum(0.0, np.minimum(self.scheduled - self.built_to_date, self.max_want))
+        need = np.maximum(0.0, want[:, :, None] * self.kgt - self.wip)  # (n, P, M)
+
+        # 3.7 allocation and stocks, all materials at once: (n, M)
+        D = need.sum(axis=1)
+        surplus = supply >= D
+        buffer_topped = np.maximum(self.buffer, np.minimum(self.buffer_cap, self.buffer + supply - D))
+        deficit = np.where(surplus, 0.0, D - supply)
+        from_buffer = np.minimum(self.buffer, deficit)
+        gap = deficit - from_buffer
+        shortage = gap > 0.0
+        self.first_shortage = np.where(shortage & (self.first_shortage < 0), t, self.first_shortage)
+        # authorisation is only ever acted on in a shortage month, and its conditions
+        # only become true with time, so checking it then is the spec's "from then on"
+        authorise = (((self.release_rule == _ON_SHORTFALL) & (self.first_shortage >= 0)
+                      & (t >= self.first_shortage + self.release_lag))
+                     | ((self.release_rule == _FROM_DATE) & (t >= self.release_month)))
+        self.authorised |= shortage & authorise
+        from_stockpile = np.where(shortage & self.authorised,
+                                  np.minimum(np.minimum(self.stockpile, self.release_rate), gap), 0.0)
+        self.buffer = np.where(surplus, buffer_topped, self.buffer - from_buffer)
+        self.stockpile = self.stockpile - from_stockpile
+        available = np.where(surplus, D, supply + from_buffer + from_stockpile)
+
+        allocated = np.zeros_like(need)
+        remaining = available
+        for members in self.classes:  # DX, then DO
+            if not members.any():
+                continue
+            request = need[:, members, :]
+            total = request.sum(axis=1)  # (n, M)
+            fits = total <= remaining
+            share = np.where(fits, 1.0, remaining / np.where(total > 0.0, total, 1.0))
+            allocated[:, members, :] = request * share[:, None, :]
+            remaining = np.where(fits, remaining - total, 0.0)
+        # with supply >= demand every request is met in exact arithmetic; the
+        # class-by-class subtraction above may miss that by an ulp
+        allocated = np.where(surplus[:, None, :], need, allocated)
+        exhausted = self.buffer + self.stockpile <= EXHAUSTED_T
+
+        # 3.8 build (Leontief: the scarcest material kit limits the units)
+        kits = np.where(self.uses, (self.wip + allocated) / self.kgt_safe, np.inf)
+        built = np.minimum(want, kits.min(axis=2, initial=np.inf))
+        self.wip = self.wip + allocated - built[:, :, None] * self.kgt
+        self.built_to_date = self.built_to_date + built
+        self.allocated_to_date += allocated
+
+        # 3.9 recorded values
+        units_short = np.maximum(0.0, self.scheduled - self.built_to_date)
+        self.behind_ever |= units_short > tolerance
+        shortfall_t = np.maximum(0.0, self.required - self.allocated_to_date)
+        self.exhausted_ever |= exhausted
+        np.maximum(self.peak_units_short, units_short, out=self.peak_units_short)
+        np.maximum(self.peak_shortfall_t, shortfall_t, out=self.peak_shortfall_t)
+        return {
+            "units_short": units_short, "shortfall_t": shortfall_t, "need": need,
+            "allocated": allocated, "built": built, "buffer": self.buffer,
+            "stockpile": self.stockpile, "supply": supply, "regime": regime,
+            "licence_live": live,
+        }
+
+
+# --------------------------------------------------------------------------- draws
+@dataclass
+class _MonthDraws:
+    """One month's uniforms, shared by all scenarios; path axis first except per-event rows."""
+
+    regime: np.ndarray  # (n,)
+    extend: np.ndarray  # (E, n)
+    fire: np.ndarray  # (E, n)
+    concession: np.ndarray  # (n,)
+    revoke: np.ndarray  # (n, M, C)
+    approve: np.ndarray  # (n, M, C)
+    lag: np.ndarray  # (n, M, C)
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, n: int, E: int, M: int, C: int) -> "_MonthDraws":
+        u = rng.random((2 + 2 * E + 3 * M * C, n))
+        mc = u[2 + 2 * E:].reshape(3, M, C, n).transpose(0, 3, 1, 2)
+        return cls(regime=u[0], concession=u[1], extend=u[2:2 + E], fire=u[2 + E:2 + 2 * E],
+                   revoke=mc[0], approve=mc[1], lag=mc[2])
+
+
+# --------------------------------------------------------------------------- entry point
+def simulate_reference(config: Config, n_paths: int, seed: int, *, record: bool = False,
+                       param_keys: str = "config") -> ReferenceResult:
+    """Simulate every scenario of ``config`` with the NumPy reference model.
+
+    Implements ``docs/model.md`` section by section. All scenarios are stepped together,
+    month by month, on the same uniform variates (common random numbers).
+
+    Parameters
+    ----------
+    config : Config
+        A config from :func:`reriskmc.config.load_config`.
+    n_paths : int
+        Number of paths (>= 1).
+    seed : int
+        Seed of ``numpy.random.default_rng``; the result is a pure function of
+        (config, n_paths, seed, param_keys).
+    record : bool, optional
+        Also return per-path, per-month arrays in ``result.paths`` (month last):
+        ``units_short`` (S, n, P, T), ``shortfall_t`` (S, n, P, M, T), ``need`` and
+        ``allocated`` (S, n, P, M, T) in tonnes, ``built`` (S, n, P, T) units built in
+        the month, ``buffer`` and ``stockpile`` (S, n, M, T) at the end of the month,
+        ``supply`` (S, n, M, T) of 3.5, ``regime`` (S, n, T) int64 and
+        ``licence_live`` (S, n, M, C, T) bool (live after 3.4, i.e. delivering).
+        Memory grows with n_paths * n_months; use it on small runs only.
+    param_keys : {"config", "field"}, optional
+        Which parameters share a uniform: see the module docstring.
+
+    Returns
+    -------
+    ReferenceResult
+    """
+    if n_paths < 1:
+        raise ValueError(f"n_paths must be >= 1, got {n_paths}")
+    n = int(n_paths)
+    base = config.base
+    S = len(config.scenarios)
+    R, C = len(base.regimes), len(base.channels)
+    M, K, P = len(base.materials), len(base.sources), len(base.programmes)
+    E, T = len(base.events), base.n_months
+    tol = config.behind_tolerance_units
+    rng = np.random.default_rng(seed)
+
+    # section 1: per-path draws, all drawn before the first month
+    draws = _ParamDraws(config, param_keys, lambda k: rng.random((k, n)))
+    u_waiver = rng.random(n)
+    u_qualified = rng.random((K, n))
+    scenarios = [
+        _Scenario(sc.model, (lambda f, s=s: draws.value(s, f)), n, u_waiver, u_qualified)
+        for s, sc in enumerate(config.scenarios)
+    ]
+
+    p_shortfall = np.zeros((S, P, T))
+    us_mean, us_se = np.zeros((S, P, T)), np.zeros((S, P, T))
+    sf_mean, sf_se = np.zeros((S, P, M, T)), np.zeros((S, P, M, T))
+    p_exhausted = np.zeros((S, M, T))
+    p_regime = np.zeros((S, R, T))
+    ddof = 1 if n > 1 else 0  # the sample sd; a single path has no spread to report
+    paths = None
+    if record:
+        shapes = {"units_short": (P,), "shortfall_t": (P, M), "need": (P, M),
+                  "allocated": (P, M), "built": (P,), "buffer": (M,), "stockpile": (M,),
+                  "supply": (M,), "regime": (), "licence_live": (M, C)}
+        dtypes = {"regime": np.int64, "licence_live": bool}
+        paths = {k: np.zeros((S, n, *shp, T), dtype=dtypes.get(k, np.float64))
+                 for k, shp in shapes.items()}
+
+    for t in range(T):
+        u = _MonthDraws.draw(rng, n, E, M, C)
+        for s, sc in enumerate(scenarios):
+            out = sc.step(t, u, tol)
+            p_shortfall[s, :, t] = sc.behind_ever.mean(axis=0)
+            us_mean[s, :, t] = out["units_short"].mean(axis=0)
+            us_se[s, :, t] = out["units_short"].std(axis=0, ddof=ddof) / np.sqrt(n)
+            sf_mean[s, :, :, t] = out["shortfall_t"].mean(axis=0)
+            sf_se[s, :, :, t] = out["shortfall_t"].std(axis=0, ddof=ddof) / np.sqrt(n)
+            p_exhausted[s, :, t] = sc.exhausted_ever.mean(axis=0)
+            p_regime[s, :, t] = np.bincount(out["regime"], minlength=R) / n
+            if record:
+                for k, arr in paths.items():
+                    arr[s, ..., t] = out[k]
+
+    return ReferenceResult(
+        scenarios=config.scenario_names,
+        programmes=tuple(p.name for p in base.programmes),
+        materials=tuple(m.name for m in base.materials),
+        regimes=tuple(base.regimes),
+        channels=tuple(c.name for c in base.channels),
+        n_paths=n,
+        n_months=T,
+        behind_tolerance_units=tol,
+        p_shortfall=p_shortfall,
+        units_short_mean=us_mean,
+        units_short_se=us_se,
+        shortfall_t_mean=sf_mean,
+        shortfall_t_se=sf_se,
+        p_stock_exhausted=p_exhausted,
+        p_regime=p_regime,
+        peak_units_short=np.stack([sc.peak_units_short for sc in scenarios]),
+        peak_shortfall_t=np.stack([sc.peak_shortfall_t for sc in scenarios]),
+        paths=paths,
+    )
