@@ -71,6 +71,28 @@ def run(config, output, n_paths, seed, threads, block_paths):
     except OutputError as e:
         raise _Fail(str(e)) from None
 
+    _stop_on_sigterm()
+    try:
+        _run(cfg, config, out, n_paths, seed, threads, block_paths)
+    except KeyboardInterrupt:
+        click.echo(f"reriskmc: interrupted: no result written ({out} is as it was)", err=True)
+        sys.exit(130)
+
+
+def _stop_on_sigterm():
+    """SIGTERM stops a run like Ctrl-C: between blocks, leaving no partial output."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. embedded): leave the default
+        pass
+
+
+def _run(cfg, config, out, n_paths, seed, threads, block_paths):
     from . import engine
     from .io import write_result
     from .results import build_dataset

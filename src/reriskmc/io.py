@@ -49,7 +49,7 @@ def write_result(ds, path: str | Path) -> Path:
         return p
     tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".part", dir=parent))
     try:
-        ds.to_zarr(tmp, mode="w", consolidated=True)
+        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)  # v2: readable by every zarr
         if p.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".old", dir=parent))
             os.replace(p, old / "x")

@@ -1,0 +1,13 @@
+"""The README's table of result variables is the registry in variables.py."""
+from pathlib import Path
+
+from reriskmc.variables import all_variables
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme__lists_every_result_variable_as_registered():
+    text = README.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    expected = [f"| `{v.name}` | {', '.join(v.dims)} | {v.units} | {v.long_name} |" for v in all_variables()]
+    assert rows == expected
