@@ -25,6 +25,28 @@ three materials' military licences use it, and a value that defaults to another
 value's key, so it is the same draw. ``param_keys="field"`` gives every resolved model
 field its own key instead (independent draws for each material's licence, for the cap
 and the initial buffer, ...).
+
+Readings of the specification
+-----------------------------
+Where ``docs/model.md`` leaves room, this model takes the most literal reading:
+
+- 3.4: the steps are followed as written, so a licence with lag L, approval
+  probability 1 and term T is decided every L + T months (live in months L, 2L + T, ...);
+  "decided every L months" in the spec's remark holds for rejected licences.
+- 3.7.1: "a buffer above its cap is not reduced" is
+  ``buffer = max(buffer, min(cap, buffer + S - D))``.
+- 3.7.2: ``release_lag_months`` is real-valued and not rounded: the release is
+  authorised in the first shortage month t with ``t >= first shortage + lag``.
+  Authorisation is checked in shortage months only; as its conditions only become
+  true with time and a release only happens in a shortage month, this is the same as
+  "from then on".
+- 3.7.4: a material with no buffer and no stockpile counts as exhausted from month 0,
+  whether or not anyone needs it.
+- 3.8: material kits (``wip``) are not clipped at zero; rounding may leave them at
+  -1e-16 or so.
+- 3.2: every month draws the event, concession and licence uniforms whether or not
+  they are used (so the layout of the random numbers is fixed), and month 0 draws a
+  regime uniform it does not use.
 """
 from __future__ import annotations
 
@@ -74,6 +96,8 @@ class ReferenceResult:
         Names along the S, P, M, R and C axes.
     n_paths, n_months : int
         Paths simulated (n) and months (T).
+    months : ndarray, datetime64[M], (T,)
+        The months, month 0 being ``run.start``.
     behind_tolerance_units : float
         A programme is behind when ``units_short`` exceeds this.
     p_shortfall : ndarray, float64, (S, P, T)
@@ -104,6 +128,7 @@ class ReferenceResult:
     channels: tuple[str, ...]
     n_paths: int
     n_months: int
+    months: np.ndarray
     behind_tolerance_units: float
     p_shortfall: np.ndarray
     units_short_mean: np.ndarray
@@ -194,7 +219,9 @@ def _config_keys(model: Model, data: dict) -> dict[tuple, str | None]:
         base = f"materials.{mat.name}"
         for a in ("leakage", "recycling_t", "buffer_t"):
             keys[("material", m, a)] = f"{base}.{a}"
-        # buffer_cap_t defaults to the buffer_t value itself: the same draw
+        # buffer_cap_t defaults to the buffer_t value itself: the same draw. (config.py
+        # at the time of writing rejects that default when buffer_t is a distribution,
+        # so today the shared key only ever carries a number.)
         keys[("material", m, "buffer_cap_t")] = (
             f"{base}.buffer_cap_t" if "buffer_cap_t" in mt else f"{base}.buffer_t")
         for a in _STOCKPILE_SCALARS:
@@ -330,11 +357,30 @@ def _stack(values: list, shape: tuple[int, ...], n: int) -> np.ndarray:
 
 
 def _by_regime(table: np.ndarray, regime: np.ndarray) -> np.ndarray:
-    """``table[i, ..., regime[i]]`` for each path i; table is (n or 1, ..., R)."""
+    """``table[i, ..., regime[i]]`` for each path i, shape (n, ...); table is (n or 1, ..., R)."""
     if table.shape[0] == 1:
         return np.moveaxis(table[0][..., regime], -1, 0)
-    idx = regime.reshape((-1,) + (1,) * (table.ndim - 1))
-    return np.take_along_axis(table, idx, axis=-1)[..., 0]
+    # two advanced indices split by slices: NumPy puts their (n,) axis first
+    middle = (slice(None),) * (table.ndim - 2)
+    return table[(np.arange(len(regime)), *middle, regime)]
+
+
+def _members(mask: list[bool]) -> slice | np.ndarray | None:
+    """Index of the programmes in a priority class: a slice when they are adjacent
+    (a view, no copy: it halves the allocation's cost), else their positions;
+    None for an empty class."""
+    where = np.flatnonzero(mask)
+    if where.size == 0:
+        return None
+    if where[-1] - where[0] + 1 == where.size:
+        return slice(int(where[0]), int(where[-1]) + 1)
+    return where
+
+
+def _sum_programmes(x: np.ndarray) -> np.ndarray:
+    """Sum an (n, P, M) array over programmes; einsum is several times faster than
+    ``x.sum(axis=1)`` on this layout (measured: 0.75 vs 3.3 ms at n = 20000)."""
+    return np.einsum("npm->nm", x)
 
 
 # --------------------------------------------------------------------------- one scenario
@@ -410,11 +456,12 @@ class _Scenario:
         self.max_want = self.rate * (1.0 + prog("catch_up"))
         self.kgt = _stack([value(("programme", p, "kg_per_unit", m)) for p in range(P)
                            for m in range(M)], (P, M), n) / 1000.0  # t per unit
-        self.uses = self.kgt > 0.0
-        self.kgt_safe = np.where(self.uses, self.kgt, 1.0)
+        uses = self.kgt > 0.0
+        self.kgt_safe = np.where(uses, self.kgt, 1.0)
+        self.unused_inf = np.where(uses, 0.0, np.inf)
         self.prog_start = np.array([p.start_month for p in model.programmes])
         self.prog_end = np.array([p.end_month for p in model.programmes])
-        self.classes = [np.array([p.priority == c for p in model.programmes]) for c in (_DX, _DO)]
+        self.classes = [_members([p.priority == c for p in model.programmes]) for c in (_DX, _DO)]
 
         # 3.7 stocks
         self.buffer_cap = mat("buffer_cap_t")
@@ -523,7 +570,7 @@ class _Scenario:
         need = np.maximum(0.0, want[:, :, None] * self.kgt - self.wip)  # (n, P, M)
 
         # 3.7 allocation and stocks, all materials at once: (n, M)
-        D = need.sum(axis=1)
+        D = _sum_programmes(need)
         surplus = supply >= D
         buffer_topped = np.maximum(self.buffer, np.minimum(self.buffer_cap, self.buffer + supply - D))
         deficit = np.where(surplus, 0.0, D - supply)
@@ -546,22 +593,24 @@ class _Scenario:
         allocated = np.zeros_like(need)
         remaining = available
         for members in self.classes:  # DX, then DO
-            if not members.any():
+            if members is None:
                 continue
             request = need[:, members, :]
-            total = request.sum(axis=1)  # (n, M)
-            fits = total <= remaining
+            total = _sum_programmes(request)  # (n, M)
+            # with supply >= demand every request fits in exact arithmetic; saying so
+            # keeps the class-by-class subtraction from missing that by an ulp
+            fits = surplus | (total <= remaining)
             share = np.where(fits, 1.0, remaining / np.where(total > 0.0, total, 1.0))
             allocated[:, members, :] = request * share[:, None, :]
             remaining = np.where(fits, remaining - total, 0.0)
-        # with supply >= demand every request is met in exact arithmetic; the
-        # class-by-class subtraction above may miss that by an ulp
-        allocated = np.where(surplus[:, None, :], need, allocated)
         exhausted = self.buffer + self.stockpile <= EXHAUSTED_T
 
         # 3.8 build (Leontief: the scarcest material kit limits the units)
-        kits = np.where(self.uses, (self.wip + allocated) / self.kgt_safe, np.inf)
-        built = np.minimum(want, kits.min(axis=2, initial=np.inf))
+        # units each material's kit allows; +inf for materials the programme does not use
+        kits = (self.wip + allocated) / self.kgt_safe + self.unused_inf
+        built = want
+        for m in range(kits.shape[2]):  # a loop of minimums: .min(axis=2) is 3x slower here
+            built = np.minimum(built, kits[:, :, m])
         self.wip = self.wip + allocated - built[:, :, None] * self.kgt
         self.built_to_date = self.built_to_date + built
         self.allocated_to_date += allocated
@@ -692,6 +741,7 @@ def simulate_reference(config: Config, n_paths: int, seed: int, *, record: bool 
         channels=tuple(c.name for c in base.channels),
         n_paths=n,
         n_months=T,
+        months=base.months,
         behind_tolerance_units=tol,
         p_shortfall=p_shortfall,
         units_short_mean=us_mean,
