@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from difflib import get_close_matches
 from pathlib import Path
@@ -245,8 +245,9 @@ class _Table:
         return name in self.data
 
     def number(self, name: str, domain: str = "real", default=_MISSING, dist: bool = True) -> Param:
-        v = self.raw(name, default)
-        return _number(v, domain, dist, self.file, self.key(name))
+        if default is not _MISSING and not self.has(name):
+            return default  # a default may itself be a parameter read elsewhere
+        return _number(self.raw(name), domain, dist, self.file, self.key(name))
 
     def integer(self, name: str, low: int = 0, high: int | None = None, default=_MISSING) -> int:
         v = self.raw(name, default)
@@ -343,7 +344,7 @@ def _number(v, domain: str, dist: bool, file: str, key: str) -> Param:
         if not dist:
             raise ConfigError(file, key, f"must be a number, not a distribution")
         try:
-            d = parse_dist(v)
+            d = replace(parse_dist(v), key=key)
         except DistributionError as e:
             raise ConfigError(file, key, str(e)) from None
         s_lo, s_hi = d.support()

@@ -13,7 +13,7 @@ and the tests.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Codes shared with the kernel (kernels/rng.py reads them from the packed arrays).
 FIXED = 0
@@ -56,6 +56,9 @@ class Dist:
 
     kind: str
     params: tuple[tuple[str, float], ...]
+    #: where the config writes it (key path): one uniform per path for each place, so a
+    #: channel default inherited by every material is one unknown, drawn once per path
+    key: str = field(default="", compare=False)
 
     def __getitem__(self, name: str) -> float:
         return dict(self.params)[name]

@@ -35,7 +35,7 @@ class Packed:
     th_code : int64[S, K]; distribution code (FIXED where fixed)
     th_args : float64[S, K, 3]; transform arguments
     th_table : int64[S, K]; row of ``tables`` for tabulated distributions, else -1
-    th_slot : int64[K]; the path-stream slot of a drawn position, else -1
+    th_slot : int64[S, K]; the path-stream slot of a drawn position, else -1
     tables : float64[n_tables, TABLE_NODES]
     struct : int64[S, I]
     cum_trans : float64[S, n_matrices, R, R]; cumulative transition rows (last entry 1)
@@ -168,17 +168,15 @@ def pack(config: Config) -> Packed:
     th_code = np.full((S, n_f), FIXED, dtype=np.int64)
     th_args = np.zeros((S, n_f, 3))
     th_table = np.full((S, n_f), -1, dtype=np.int64)
-    th_slot = np.full(n_f, -1, dtype=np.int64)
+    th_slot = np.full((S, n_f), -1, dtype=np.int64)
     tables: list[np.ndarray] = []
     table_of: dict[Dist, int] = {}
-    n_slots = 0
+    slot_of: dict[str, int] = {}  # one uniform per place a distribution is written
     for k in range(n_f):
-        if any(isinstance(values[s][k], Dist) for s in range(S)):
-            th_slot[k] = n_slots
-            n_slots += 1
         for s in range(S):
             v = values[s][k]
             if isinstance(v, Dist):
+                th_slot[s, k] = slot_of.setdefault(v.key, len(slot_of))
                 th_code[s, k] = v.kernel_code()
                 th_args[s, k] = v.kernel_args()
                 if th_code[s, k] == TABLE:
@@ -199,7 +197,7 @@ def pack(config: Config) -> Packed:
     d[L.D_R], d[L.D_C], d[L.D_M] = dims["R"], dims["C"], dims["M"]
     d[L.D_K], d[L.D_P], d[L.D_E] = dims["K"], dims["P"], dims["E"]
     d[L.D_T], d[L.D_S], d[L.D_NMAT] = base.n_months, S, len(base.matrix_names)
-    d[L.D_NPS], d[L.D_BINS] = n_slots, SKETCH_BINS
+    d[L.D_NPS], d[L.D_BINS] = len(slot_of), SKETCH_BINS
 
     from .distributions import TABLE_NODES
 
