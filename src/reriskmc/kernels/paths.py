@@ -50,6 +50,9 @@ def make_work(pk, n_lanes=1):
         np.empty((n, 5, P, M)),                 # 9 wip, requirement, allocation to date, need, allocated
         np.empty((n, 3, P)),                    # 10 scheduled, built, want
         np.empty((n, M), np.bool_),             # 11 stocks exhausted ever
+        np.empty((n, 3, P, M)),                 # 12 per unit: t of material, its inverse; t per month scheduled
+        np.empty((n, 2, P)),                    # 13 rate (units/month), most units a month can build
+        np.empty((n, 3, max(K, 1))),            # 14 source: full output t/month, first month, 1/ramp
     )
 
 
@@ -57,7 +60,8 @@ def make_work(pk, n_lanes=1):
 def work_of(w, lane):
     """One lane's scratch tuple out of :func:`make_work`'s arrays."""
     return (w[0][lane], w[1][lane], w[2][lane], w[3][lane], w[4][lane], w[5][lane],
-            w[6][lane], w[7][lane], w[8][lane], w[9][lane], w[10][lane], w[11][lane])
+            w[6][lane], w[7][lane], w[8][lane], w[9][lane], w[10][lane], w[11][lane],
+            w[12][lane], w[13][lane], w[14][lane])
 
 
 @jit
@@ -80,7 +84,7 @@ def draw_path(pk, work, k0, k1, path):
             else:
                 tb = th_table[s, k]
                 thp[s, k] = transform(code, th_args[s, k, 0], th_args[s, k, 1], th_args[s, k, 2],
-                                      tables[max(tb, 0)], u_path[th_slot[k]])
+                                      tables[max(tb, 0)], u_path[th_slot[s, k]])
         waived[s] = u_path[nps] < thp[s, off_f[L.F_P_WAIVER]]
         for q in range(K):
             qualified[s, q] = u_path[nps + 1 + q] < thp[s, off_f[L.F_SRC_P_QUAL] + q]
@@ -114,6 +118,7 @@ def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
     thp, u_month, qualified, waived = work[0], work[2], work[3], work[4]
     ev, lic, stocks, first_short, pm, prog, exh_ever = (
         work[5], work[6], work[7], work[8], work[9], work[10], work[11])
+    pre_pm, pre_p, pre_k = work[12], work[13], work[14]
     R, C, M, K = dims[L.D_R], dims[L.D_C], dims[L.D_M], dims[L.D_K]
     P, E, T = dims[L.D_P], dims[L.D_E], dims[L.D_T]
     # the month's uniforms: regime step, events (2 each), concession, licences (3 each);
@@ -156,13 +161,31 @@ def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
         stock[m] = th[off_f[L.F_STOCK0] + m]
         first_short[m] = -1
         exh_ever[m] = False
+    # Per-path constants, computed once: the month loop then multiplies instead of
+    # dividing (a division costs about ten multiplications, and numba may not turn
+    # x / 1000 into x * 0.001 without fastmath).
+    kg_t, inv_kg_t, req_rate = pre_pm[0], pre_pm[1], pre_pm[2]
+    rate, most = pre_p[0], pre_p[1]
     for p in range(P):
         sched[p] = 0.0
         built[p] = 0.0
+        rate[p] = th[f_upy + p] / 12.0
+        most[p] = rate[p] * (1.0 + th[f_cu + p])
         for m in range(M):
             wip[p, m] = 0.0
             req[p, m] = 0.0
             acum[p, m] = 0.0
+            kg_t[p, m] = th[f_kg + p * M + m] / 1000.0
+            inv_kg_t[p, m] = 1.0 / kg_t[p, m] if kg_t[p, m] > 0.0 else 0.0
+            req_rate[p, m] = rate[p] * kg_t[p, m]
+    src_full, src_first, src_inv_ramp = pre_k[0], pre_k[1], pre_k[2]
+    for k in range(K):
+        src_full[k] = (th[off_f[L.F_SRC_CAPACITY] + k] / 12.0 * th[off_f[L.F_SRC_YIELD] + k]
+                       * th[off_f[L.F_SRC_SHARE] + k])
+        src_first[k] = (st[off_i[L.I_SRC_START] + k] + th[off_f[L.F_SRC_SLIP] + k]
+                        + th[off_f[L.F_SRC_QUAL_MONTHS] + k])
+        ramp_months = th[off_f[L.F_SRC_RAMP] + k]
+        src_inv_ramp[k] = 1.0 / ramp_months if ramp_months > 0.0 else -1.0
     dfars_month = st[off_i[L.I_DFARS_MONTH]]
     no_waiver = not waived[s]
 
@@ -226,27 +249,20 @@ def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
                     supply[m] += flow if is_open else flow * th[off_f[L.F_LEAKAGE] + m]
         # -- 3.5 non-Chinese sources
         for k in range(K):
-            if qualified[s, k]:
-                s_month = (st[off_i[L.I_SRC_START] + k] + th[off_f[L.F_SRC_SLIP] + k]
-                           + th[off_f[L.F_SRC_QUAL_MONTHS] + k])
-                if t >= s_month:
-                    ramp_months = th[off_f[L.F_SRC_RAMP] + k]
-                    ramp = 1.0 if ramp_months <= 0.0 else min(1.0, (t - s_month + 1.0) / ramp_months)
-                    supply[st[off_i[L.I_SRC_MATERIAL] + k]] += (
-                        th[off_f[L.F_SRC_CAPACITY] + k] / 12.0 * th[off_f[L.F_SRC_YIELD] + k]
-                        * th[off_f[L.F_SRC_SHARE] + k] * ramp)
+            if qualified[s, k] and t >= src_first[k]:
+                inv_ramp = src_inv_ramp[k]
+                ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - src_first[k] + 1.0) * inv_ramp)
+                supply[st[off_i[L.I_SRC_MATERIAL] + k]] += src_full[k] * ramp
         # -- 3.6 demand
         for p in range(P):
-            rate = th[f_upy + p] / 12.0
             if st[i_ps + p] <= t <= st[i_pe + p]:
-                sched[p] += rate
+                sched[p] += rate[p]
                 for m in range(M):
-                    req[p, m] += rate * th[f_kg + p * M + m] / 1000.0
-            w = min(sched[p] - built[p], rate * (1.0 + th[f_cu + p]))
-            w = max(0.0, w)
+                    req[p, m] += req_rate[p, m]
+            w = max(0.0, min(sched[p] - built[p], most[p]))
             want[p] = w
             for m in range(M):
-                need[p, m] = max(0.0, w * th[f_kg + p * M + m] / 1000.0 - wip[p, m])
+                need[p, m] = max(0.0, w * kg_t[p, m] - wip[p, m])
         # -- 3.7 allocation and stocks
         for m in range(M):
             demand = 0.0
@@ -279,22 +295,20 @@ def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
                         stock[m] -= draw
                         avail += draw
             # DPAS: DX first, then DO; pro rata within a class
-            for cls in range(L.N_PRIORITIES):
-                total = 0.0
-                for p in range(P):
-                    if st[i_prio + p] == cls:
-                        total += need[p, m]
-                if total <= avail:
-                    for p in range(P):
-                        if st[i_prio + p] == cls:
-                            alloc[p, m] = need[p, m]
-                    avail -= total
-                else:
-                    share = avail / total
-                    for p in range(P):
-                        if st[i_prio + p] == cls:
-                            alloc[p, m] = need[p, m] * share
-                    avail = 0.0
+            dx = 0.0
+            for p in range(P):
+                if st[i_prio + p] == 0:
+                    dx += need[p, m]
+            do = demand - dx
+            if dx <= avail:
+                share_dx = 1.0
+                left = avail - dx
+                share_do = 1.0 if do <= left else left / do
+            else:
+                share_dx = avail / dx
+                share_do = 0.0
+            for p in range(P):
+                alloc[p, m] = need[p, m] * (share_dx if st[i_prio + p] == 0 else share_do)
             if buffer[m] + stock[m] <= EXHAUSTED_T:
                 exh_ever[m] = True
             out_exh[m, t] = exh_ever[m]
@@ -302,13 +316,11 @@ def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
         for p in range(P):
             b = want[p]
             for m in range(M):
-                kg = th[f_kg + p * M + m]
-                if kg > 0.0:
-                    b = min(b, (wip[p, m] + alloc[p, m]) / (kg / 1000.0))
+                if kg_t[p, m] > 0.0:
+                    b = min(b, (wip[p, m] + alloc[p, m]) * inv_kg_t[p, m])
             built[p] += b
             for m in range(M):
-                kg = th[f_kg + p * M + m]
-                wip[p, m] = max(0.0, wip[p, m] + alloc[p, m] - b * kg / 1000.0)
+                wip[p, m] = max(0.0, wip[p, m] + alloc[p, m] - b * kg_t[p, m])
                 acum[p, m] += alloc[p, m]
                 out_owed[p, m, t] = max(0.0, req[p, m] - acum[p, m])
             out_us[p, t] = max(0.0, sched[p] - built[p])
