@@ -1,0 +1,29 @@
+"""The random-number floor: the time just to draw what the kernel draws.
+
+Same generator, same variates (every path's own uniforms with their parameter
+transforms, and every month's uniforms), same parallel layout (lanes over chunks of
+paths) as ``kernels/block.py``, but no model. The benchmark suite compares the kernel
+with it: the kernel can never be faster than this.
+"""
+from __future__ import annotations
+
+from .._jit import pjit, prange
+from .paths import draw_path, work_of
+
+
+@pjit
+def draw_block(pk, work, k0, k1, path0, n_paths, chunk, n_lanes, out_sink):
+    """Draw the uniforms and per-path parameters of ``n_paths`` paths.
+
+    out_sink : float64[n_lanes], written: a checksum that keeps the work from being
+    optimised away.
+    """
+    n_chunks = (n_paths + chunk - 1) // chunk
+    for lane in prange(n_lanes):
+        w = work_of(work, lane)
+        acc = 0.0
+        for ci in range(lane, n_chunks, n_lanes):
+            for i in range(ci * chunk, min(n_paths, (ci + 1) * chunk)):
+                draw_path(pk, w, k0, k1, path0 + i)
+                acc += w[0][0, 0] + w[2][w[2].shape[0] - 1, 0]
+        out_sink[lane] = acc
