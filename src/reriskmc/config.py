@@ -21,7 +21,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .distributions import Dist, DistributionError, parse_dist
+from .distributions import Dist, DistributionError, as_float, parse_dist
 
 #: a scalar model parameter: a number, or a distribution drawn once per path
 Param = Union[float, Dist]
@@ -37,7 +37,15 @@ class ConfigError(Exception):
     def __init__(self, file: str, key: str, message: str):
         self.file, self.key, self.message = file, key, message
         where = f"{file}: {key}: " if key else f"{file}: "
-        super().__init__(where + message)
+        super().__init__(_one_line(where + message))
+
+
+def _one_line(text: str) -> str:
+    """Escape line breaks and other control characters (a TOML string or quoted key
+    may hold them) so that the message stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 # --------------------------------------------------------------------------- model
@@ -356,7 +364,7 @@ def _number(v, domain: str, dist: bool, file: str, key: str) -> Param:
         return d
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ConfigError(file, key, f"must be a number{' or a distribution table' if dist else ''}, got {_show(v)}")
-    v = float(v)
+    v = as_float(v)
     if not math.isfinite(v):
         raise ConfigError(file, key, f"must be finite, got {v}")
     if v < lo or v > hi or (v == lo and not lo_incl):
@@ -628,7 +636,7 @@ def _matrix(t: _Table, regimes) -> np.ndarray:
         for i, x in enumerate(row):
             if isinstance(x, bool) or not isinstance(x, (int, float)):
                 raise ConfigError(t.file, f"{key}[{i}]", f"must be a number, got {_show(x)}")
-            x = float(x)
+            x = as_float(x)
             if not math.isfinite(x) or not 0.0 <= x <= 1.0:
                 raise ConfigError(t.file, f"{key}[{i}]", f"must be a probability in [0, 1], got {x:g}")
             vals.append(x)
@@ -650,23 +658,33 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _check_override(base: dict, over: dict, file: str, path: str) -> None:
-    """A scenario may change values, never add named entries (the layout stays fixed)."""
-    named = {"events", "channels", "materials", "sources", "programmes", "matrices"}
+#: tables whose keys name entries (a scenario may not add one), as key paths from the top
+_NAMED = {("events",), ("channels",), ("materials",), ("sources",), ("programmes",),
+          ("regimes", "matrices")}
+
+
+def _check_override(base: dict, over: dict, file: str, path: str, keys: tuple[str, ...] = ()) -> None:
+    """A scenario may change values, never add named entries (the layout stays fixed).
+
+    ``keys`` is where ``over`` sits below the scenario, as a tuple: a scenario or entry
+    name may itself hold dots, so ``path`` (for messages) cannot be split to find it.
+    """
     for k, v in over.items():
         key = f"{path}.{k}"
-        if k in ("run", "scenarios") and path.count(".") == 1:
+        if not keys and k in ("run", "scenarios"):
             raise ConfigError(file, key, "a scenario may not change run settings or define scenarios")
-        parent = path.rsplit(".", 1)[-1]
-        if parent in named and k not in base:
+        if keys in _NAMED and k not in base:
             raise ConfigError(
                 file, key,
                 f"a scenario may only change entries of the base; '{k}' is not in the base{_suggest(k, base)}",
             )
-        if k == "names" and parent == "regimes":
+        if keys == ("regimes",) and k == "names":
             raise ConfigError(file, key, "a scenario may not change the regimes")
-        if isinstance(v, dict) and "dist" not in v and isinstance(base.get(k), dict) and "dist" not in base[k]:
-            _check_override(base[k], v, file, key)
+        sub = base.get(k)
+        if sub is None and (*keys, k) in _NAMED:
+            sub = {}  # an optional table the base leaves out (events, sources, matrices): nothing may be added
+        if isinstance(v, dict) and "dist" not in v and isinstance(sub, dict) and "dist" not in sub:
+            _check_override(sub, v, file, key, (*keys, k))
 
 
 # --------------------------------------------------------------------------- entry point
@@ -714,7 +732,7 @@ def load_config(path: str | Path, text: str | None = None) -> Config:
     if (not isinstance(q_raw, list) or not q_raw
             or not all(isinstance(q, (int, float)) and not isinstance(q, bool) for q in q_raw)):
         raise run.error("quantiles", f"must be a non-empty list of numbers in [0, 1], got {_show(q_raw)}")
-    quantiles = tuple(float(q) for q in q_raw)
+    quantiles = tuple(as_float(q) for q in q_raw)
     if any(not (0.0 <= q <= 1.0) for q in quantiles):
         raise run.error("quantiles", "every quantile must lie in [0, 1]")
     if list(quantiles) != sorted(set(quantiles)):

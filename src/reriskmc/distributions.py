@@ -42,6 +42,15 @@ class DistributionError(ValueError):
     """A distribution table is malformed; the message says what is wrong."""
 
 
+def as_float(v: int | float) -> float:
+    """A TOML number as a float. TOML integers may be too large for a float (tomllib
+    accepts any size): those become +-inf, which the callers reject as not finite."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
 @dataclass(frozen=True)
 class Dist:
     """A validated parameter distribution.
@@ -169,7 +178,7 @@ def parse_dist(table: dict) -> Dist:
         v = table.get(key, optional.get(key))
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise DistributionError(f"{kind} parameter '{key}' must be a number, got {v!r}")
-        v = float(v)
+        v = as_float(v)
         if not math.isfinite(v):
             raise DistributionError(f"{kind} parameter '{key}' must be finite, got {v}")
         values[key] = v
