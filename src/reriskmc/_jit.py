@@ -29,7 +29,13 @@ if not numba.config.CACHE_DIR:  # numba was imported before us: tell it now
 
 
 def jit(fn=None, **kw):
-    """A serial, cached, nopython function."""
+    """A serial, cached, nopython function.
+
+    The kernel's inner functions use ``inline="always"``: inlined at numba's IR level,
+    the arrays they receive need no reference-count updates at each call. Those
+    updates are atomic, and with several threads working on the same arrays they
+    serialised the threads (measured: two threads 1.5x one, against 2.0x inlined).
+    """
     opts = dict(cache=True, nogil=True, error_model="numpy")
     opts.update(kw)
     return numba.njit(**opts)(fn) if fn is not None else numba.njit(**opts)

@@ -20,6 +20,9 @@ from .pack import Packed, pack
 #: contract: changing it changes the last bits of means)
 CHUNK = 512
 DEFAULT_BLOCK = 64 * CHUNK
+#: paths whose monthly sketches are updated together (divides CHUNK; the batch of
+#: trajectories, 32 x S x P x T doubles, stays in the CPU cache)
+SKETCH_BATCH = 32
 
 
 @dataclass
@@ -103,7 +106,7 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     k0, k1 = seed_key(seed)
 
     work = make_work(pk, n_lanes)
-    traj = (np.empty((n_lanes, S, P, T)), np.empty((n_lanes, S, P, M, T)),
+    traj = (np.empty((n_lanes, SKETCH_BATCH, S, P, T)), np.empty((n_lanes, S, P, M, T)),
             np.empty((n_lanes, S, M, T), np.bool_), np.empty((n_lanes, S, T), np.int64))
     n_chunks = block_paths // CHUNK
     f_us = np.empty((n_chunks, S, P, T, 2))

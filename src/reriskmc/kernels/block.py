@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .._jit import pjit, prange
 from .paths import simulate_path, work_of
-from .reduce import accumulate_path
+from .reduce import accumulate_month_sketches, accumulate_path
 
 
 @pjit
@@ -18,7 +18,9 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
                    out_h_us, out_h_peak_us, out_h_peak_owed):
     """Simulate paths ``path0 .. path0 + n_paths - 1`` and fold them in.
 
-    pk : packed tuple; work, traj : per-lane scratch (``paths.make_work``, engine);
+    pk : packed tuple; work, traj : per-lane scratch (``paths.make_work``, engine; traj[0]
+    holds a batch of paths' units behind, float64[n_lanes, batch, S, P, T], batch
+    dividing ``chunk``);
     k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
     out_f_us : float64[n_chunks, S, P, T, 2], out_f_owed : float64[n_chunks, S, P, M, T, 2]
     (zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
@@ -31,15 +33,22 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     n_chunks = (n_paths + chunk - 1) // chunk
     for lane in prange(n_lanes):
         w = work_of(work, lane)
-        us, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
+        us_batch, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
+        batch = us_batch.shape[0]
+        # this lane's accumulators, sliced once (a view costs an atomic refcount update)
+        c_behind, c_exh, c_reg = out_c_behind[lane], out_c_exh[lane], out_c_reg[lane]
+        h_us, h_peak_us, h_peak_owed = out_h_us[lane], out_h_peak_us[lane], out_h_peak_owed[lane]
         for ci in range(lane, n_chunks, n_lanes):
             f_us = out_f_us[ci]
             f_owed = out_f_owed[ci]
             f_us[:] = 0.0
             f_owed[:] = 0.0
-            for i in range(ci * chunk, min(n_paths, (ci + 1) * chunk)):
-                simulate_path(pk, w, k0, k1, path0 + i, us, owed, exh, reg)
-                accumulate_path(tol, inv_floor_units, inv_floor_t, us, owed, exh, reg,
-                                f_us, f_owed, out_c_behind[lane], out_c_exh[lane],
-                                out_c_reg[lane], out_h_us[lane], out_h_peak_us[lane],
-                                out_h_peak_owed[lane])
+            end = min(n_paths, (ci + 1) * chunk)
+            for b0 in range(ci * chunk, end, batch):
+                n = min(batch, end - b0)
+                for j in range(n):
+                    us = us_batch[j]
+                    simulate_path(pk, w, k0, k1, path0 + b0 + j, us, owed, exh, reg)
+                    accumulate_path(tol, inv_floor_units, inv_floor_t, us, owed, exh, reg,
+                                    f_us, f_owed, c_behind, c_exh, c_reg, h_peak_us, h_peak_owed)
+                accumulate_month_sketches(us_batch, n, inv_floor_units, h_us)

@@ -18,16 +18,20 @@ import numpy as np
 
 from .._jit import jit
 from . import layout as L
-from .rng import FIXED, fill_uniforms, transform
+from .rng import FIXED, fill_uniforms, fill_uniforms_row, transform
 
 IDLE, PENDING, LIVE = 0, 1, 2
 EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
 
 
 def make_work(pk, n_lanes=1):
-    """Scratch arrays for ``n_lanes`` threads, each with a leading lane axis.
+    """Scratch arrays for ``n_lanes`` threads; ``work_of(w, lane)`` gives one lane's tuple,
+    which :func:`simulate_path` fills.
 
-    ``work_of(w, lane)`` gives one lane's tuple, which :func:`simulate_path` fills.
+    Each array has a leading lane axis, and lanes sit at least 128 bytes apart: small
+    per-lane arrays (stocks, flags) written every month would otherwise share cache
+    lines between threads, and that false sharing stopped two threads from running any
+    faster than one (measured on the path sampler alone).
     """
     dims = pk[0]
     S, T = int(dims[L.D_S]), int(dims[L.D_T])
@@ -36,35 +40,44 @@ def make_work(pk, n_lanes=1):
     n_theta = pk[3].shape[1]
     n_um = L.month_slots(E, M, C)[3]
     n_up = int(dims[L.D_NPS]) + 1 + K
-    n = n_lanes
-    return (
-        np.empty((n, S, n_theta)),              # 0 thp: the path's parameter values
-        np.empty((n, max(n_up, 1))),            # 1 u_path
-        np.empty((n, T, n_um)),                 # 2 u_month
-        np.empty((n, S, max(K, 1)), np.bool_),  # 3 qualified
-        np.empty((n, S), np.bool_),             # 4 waived
-        np.empty((n, 3, max(E, 1)), np.int64),  # 5 events: deadline, extensions used, done
-        np.empty((n, 2, M * C), np.int64),      # 6 licences: state, month (decision or expiry)
-        np.empty((n, 3, M)),                    # 7 buffer, stockpile, supply
-        np.empty((n, M), np.int64),             # 8 first buffer-shortage month
-        np.empty((n, 5, P, M)),                 # 9 wip, requirement, allocation to date, need, allocated
-        np.empty((n, 3, P)),                    # 10 scheduled, built, want
-        np.empty((n, M), np.bool_),             # 11 stocks exhausted ever
-        np.empty((n, 3, P, M)),                 # 12 per unit: t of material, its inverse; t per month scheduled
-        np.empty((n, 2, P)),                    # 13 rate (units/month), most units a month can build
-        np.empty((n, 3, max(K, 1))),            # 14 source: full output t/month, first month, 1/ramp
+    shapes = (
+        ((S, n_theta), np.float64),        # 0 thp: the path's parameter values
+        ((max(n_up, 1),), np.float64),     # 1 u_path
+        ((T, n_um), np.float64),           # 2 u_month
+        ((S, max(K, 1)), np.bool_),        # 3 qualified
+        ((S,), np.bool_),                  # 4 waived
+        ((3, max(E, 1)), np.int64),        # 5 events: deadline, extensions used, done
+        ((2, M * C), np.int64),            # 6 licences: state, month (decision or expiry)
+        ((3, M), np.float64),              # 7 buffer, stockpile, supply
+        ((M,), np.int64),                  # 8 first buffer-shortage month
+        ((5, P, M), np.float64),           # 9 wip, requirement, allocation to date, need, allocated
+        ((3, P), np.float64),              # 10 scheduled, built, want
+        ((M,), np.bool_),                  # 11 stocks exhausted ever
+        ((3, P, M), np.float64),           # 12 per unit: t of material, its inverse; t/month scheduled
+        ((2, P), np.float64),              # 13 rate (units/month), most units a month can build
+        ((3, max(K, 1)), np.float64),      # 14 source: full output t/month, first month, 1/ramp
     )
+    arrays, pads = [], []
+    for shape, dtype in shapes:
+        lane_bytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        pad = 1 + -(-128 // lane_bytes)  # lane slots per lane: >= 128 bytes between lanes
+        arrays.append(np.zeros((n_lanes * pad,) + shape, dtype))
+        pads.append(pad)
+    return tuple(arrays) + (np.asarray(pads, dtype=np.int64),)
 
 
-@jit
+@jit(inline="always")
 def work_of(w, lane):
     """One lane's scratch tuple out of :func:`make_work`'s arrays."""
-    return (w[0][lane], w[1][lane], w[2][lane], w[3][lane], w[4][lane], w[5][lane],
-            w[6][lane], w[7][lane], w[8][lane], w[9][lane], w[10][lane], w[11][lane],
-            w[12][lane], w[13][lane], w[14][lane])
+    pad = w[15]
+    return (w[0][lane * pad[0]], w[1][lane * pad[1]], w[2][lane * pad[2]], w[3][lane * pad[3]],
+            w[4][lane * pad[4]], w[5][lane * pad[5]], w[6][lane * pad[6]], w[7][lane * pad[7]],
+            w[8][lane * pad[8]], w[9][lane * pad[9]], w[10][lane * pad[10]],
+            w[11][lane * pad[11]], w[12][lane * pad[12]], w[13][lane * pad[13]],
+            w[14][lane * pad[14]])
 
 
-@jit
+@jit(inline="always")
 def draw_path(pk, work, k0, k1, path):
     """Draw path ``path``'s uniforms and per-path parameters into ``work``."""
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
@@ -75,43 +88,48 @@ def draw_path(pk, work, k0, k1, path):
     fill_uniforms(u_path, nps + 1 + K, L.STREAM_PATH, path, k0, k1)
     n_um = u_month.shape[1]
     for t in range(T):
-        fill_uniforms(u_month[t], n_um, t + 1, path, k0, k1)
+        fill_uniforms_row(u_month, t, n_um, t + 1, path, k0, k1)
     for s in range(S):
         for k in range(th_fixed.shape[1]):
             code = th_code[s, k]
             if code == FIXED:
                 thp[s, k] = th_fixed[s, k]
             else:
-                tb = th_table[s, k]
                 thp[s, k] = transform(code, th_args[s, k, 0], th_args[s, k, 1], th_args[s, k, 2],
-                                      tables[max(tb, 0)], u_path[th_slot[s, k]])
+                                      tables, max(th_table[s, k], 0), u_path[th_slot[s, k]])
         waived[s] = u_path[nps] < thp[s, off_f[L.F_P_WAIVER]]
         for q in range(K):
             qualified[s, q] = u_path[nps + 1 + q] < thp[s, off_f[L.F_SRC_P_QUAL] + q]
 
 
-@jit
+@jit(inline="always")
 def _round_half_up(x):
     return int(math.floor(x + 0.5))
 
 
-@jit
-def _sample_row(cum_row, u):
+@jit(inline="always")
+def _sample_row(cum_trans, s, mi, r0, u):
+    """The next regime from row ``r0`` of scenario ``s``'s matrix ``mi``."""
+    n = cum_trans.shape[3]
     r = 0
-    while r < cum_row.shape[0] - 1 and u >= cum_row[r]:
+    while r < n - 1 and u >= cum_trans[s, mi, r0, r]:
         r += 1
     return r
 
 
-@jit
+@jit(inline="always")
 def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
     """Run scenario ``s`` of the path drawn into ``work`` (see :func:`draw_path`).
 
-    Writes, for this scenario, in place:
-    out_us : float64[P, T] units behind schedule at the end of each month
-    out_owed : float64[P, M, T] material owed (requirement minus allocation to date), t
-    out_exh : bool[M, T] stocks exhausted at least once by the end of the month
-    out_reg : int64[T] the month's regime
+    Writes row ``s`` of, in place:
+    out_us : float64[S, P, T] units behind schedule at the end of each month
+    out_owed : float64[S, P, M, T] material owed (requirement minus allocation to date), t
+    out_exh : bool[S, M, T] stocks exhausted at least once by the end of the month
+    out_reg : int64[S, T] the month's regime
+
+    Arrays are indexed in full (``thp[s, k]``), never sliced into local views: a view
+    costs an atomic reference-count update, and with several threads those updates on
+    the same arrays made two threads no faster than one (measured).
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
@@ -126,8 +144,6 @@ def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
     u_ev = 1
     u_conc = 1 + 2 * E
     u_lic = u_conc + 1
-    th = thp[s]
-    st = struct[s]
 
     # -- offsets of the blocks read below
     f_flow, f_lag, f_term = off_f[L.F_FLOW], off_f[L.F_LAG], off_f[L.F_TERM]
@@ -135,21 +151,18 @@ def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
     f_kg, f_upy, f_cu = off_f[L.F_KG], off_f[L.F_UNITS_PER_YEAR], off_f[L.F_CATCH_UP]
     i_prio, i_ps, i_pe = off_i[L.I_PRIORITY], off_i[L.I_PROG_START], off_i[L.I_PROG_END]
 
-    wip, req, acum, need, alloc = pm[0], pm[1], pm[2], pm[3], pm[4]
-    sched, built, want = prog[0], prog[1], prog[2]
-    buffer, stock, supply = stocks[0], stocks[1], stocks[2]
 
     # -- 2. state at the start of the path
-    r = st[off_i[L.I_INITIAL]]
+    r = struct[s, off_i[L.I_INITIAL]]
     mi = 0
-    conceded = st[off_i[L.I_CONCEDED0]] != 0
-    opens_fast = st[off_i[L.I_OPENS_FAST]] != 0
+    conceded = struct[s, off_i[L.I_CONCEDED0]] != 0
+    opens_fast = struct[s, off_i[L.I_OPENS_FAST]] != 0
     for e in range(E):
-        ev[0, e] = st[off_i[L.I_EV_MONTH] + e]
+        ev[0, e] = struct[s, off_i[L.I_EV_MONTH] + e]
         ev[1, e] = 0
         ev[2, e] = 0
     for idx in range(M * C):
-        live0 = _round_half_up(th[off_f[L.F_LIVE0] + idx])
+        live0 = _round_half_up(thp[s, off_f[L.F_LIVE0] + idx])
         if live0 >= 1:
             lic[0, idx] = LIVE
             lic[1, idx] = live0
@@ -157,148 +170,144 @@ def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
             lic[0, idx] = IDLE
             lic[1, idx] = 0
     for m in range(M):
-        buffer[m] = th[off_f[L.F_BUFFER0] + m]
-        stock[m] = th[off_f[L.F_STOCK0] + m]
+        stocks[0, m] = thp[s, off_f[L.F_BUFFER0] + m]
+        stocks[1, m] = thp[s, off_f[L.F_STOCK0] + m]
         first_short[m] = -1
         exh_ever[m] = False
     # Per-path constants, computed once: the month loop then multiplies instead of
     # dividing (a division costs about ten multiplications, and numba may not turn
     # x / 1000 into x * 0.001 without fastmath).
-    kg_t, inv_kg_t, req_rate = pre_pm[0], pre_pm[1], pre_pm[2]
-    rate, most = pre_p[0], pre_p[1]
     for p in range(P):
-        sched[p] = 0.0
-        built[p] = 0.0
-        rate[p] = th[f_upy + p] / 12.0
-        most[p] = rate[p] * (1.0 + th[f_cu + p])
+        prog[0, p] = 0.0
+        prog[1, p] = 0.0
+        pre_p[0, p] = thp[s, f_upy + p] / 12.0
+        pre_p[1, p] = pre_p[0, p] * (1.0 + thp[s, f_cu + p])
         for m in range(M):
-            wip[p, m] = 0.0
-            req[p, m] = 0.0
-            acum[p, m] = 0.0
-            kg_t[p, m] = th[f_kg + p * M + m] / 1000.0
-            inv_kg_t[p, m] = 1.0 / kg_t[p, m] if kg_t[p, m] > 0.0 else 0.0
-            req_rate[p, m] = rate[p] * kg_t[p, m]
-    src_full, src_first, src_inv_ramp = pre_k[0], pre_k[1], pre_k[2]
+            pm[0, p, m] = 0.0
+            pm[1, p, m] = 0.0
+            pm[2, p, m] = 0.0
+            pre_pm[0, p, m] = thp[s, f_kg + p * M + m] / 1000.0
+            pre_pm[1, p, m] = 1.0 / pre_pm[0, p, m] if pre_pm[0, p, m] > 0.0 else 0.0
+            pre_pm[2, p, m] = pre_p[0, p] * pre_pm[0, p, m]
     for k in range(K):
-        src_full[k] = (th[off_f[L.F_SRC_CAPACITY] + k] / 12.0 * th[off_f[L.F_SRC_YIELD] + k]
-                       * th[off_f[L.F_SRC_SHARE] + k])
-        src_first[k] = (st[off_i[L.I_SRC_START] + k] + th[off_f[L.F_SRC_SLIP] + k]
-                        + th[off_f[L.F_SRC_QUAL_MONTHS] + k])
-        ramp_months = th[off_f[L.F_SRC_RAMP] + k]
-        src_inv_ramp[k] = 1.0 / ramp_months if ramp_months > 0.0 else -1.0
-    dfars_month = st[off_i[L.I_DFARS_MONTH]]
+        pre_k[0, k] = (thp[s, off_f[L.F_SRC_CAPACITY] + k] / 12.0 * thp[s, off_f[L.F_SRC_YIELD] + k]
+                       * thp[s, off_f[L.F_SRC_SHARE] + k])
+        pre_k[1, k] = (struct[s, off_i[L.I_SRC_START] + k] + thp[s, off_f[L.F_SRC_SLIP] + k]
+                        + thp[s, off_f[L.F_SRC_QUAL_MONTHS] + k])
+        ramp_months = thp[s, off_f[L.F_SRC_RAMP] + k]
+        pre_k[2, k] = 1.0 / ramp_months if ramp_months > 0.0 else -1.0
+    dfars_month = struct[s, off_i[L.I_DFARS_MONTH]]
     no_waiver = not waived[s]
 
     for t in range(T):
-        u = u_month[t]
         # -- 3.1 regime
         if t > 0:
-            r = _sample_row(cum_trans[s, mi, r], u[0])
+            r = _sample_row(cum_trans, s, mi, r, u_month[t, 0])
         # -- 3.2 events
         for e in range(E):
             if ev[2, e] == 0 and ev[0, e] == t:
-                if (ev[1, e] < st[off_i[L.I_EV_MAX_EXT] + e]
-                        and u[u_ev + 2 * e] < th[off_f[L.F_EV_P_EXTEND] + e]):
-                    ev[0, e] += max(1, _round_half_up(th[off_f[L.F_EV_EXTEND_MONTHS] + e]))
+                if (ev[1, e] < struct[s, off_i[L.I_EV_MAX_EXT] + e]
+                        and u_month[t, u_ev + 2 * e] < thp[s, off_f[L.F_EV_P_EXTEND] + e]):
+                    ev[0, e] += max(1, _round_half_up(thp[s, off_f[L.F_EV_EXTEND_MONTHS] + e]))
                     ev[1, e] += 1
                 else:
                     ev[2, e] = 1
-                    if u[u_ev + 2 * e + 1] < th[off_f[L.F_EV_P_FIRE] + e]:
-                        jump = st[off_i[L.I_EV_JUMP] + e]
+                    if u_month[t, u_ev + 2 * e + 1] < thp[s, off_f[L.F_EV_P_FIRE] + e]:
+                        jump = struct[s, off_i[L.I_EV_JUMP] + e]
                         if jump >= 0:
                             r = jump
-                        mat = st[off_i[L.I_EV_MATRIX] + e]
+                        mat = struct[s, off_i[L.I_EV_MATRIX] + e]
                         if mat >= 0:
                             mi = mat
         # -- 3.3 linkage
-        if (not conceded and st[off_i[L.I_TALKS] + r] != 0
-                and u[u_conc] < th[off_f[L.F_P_CONCESSION]]):
+        if (not conceded and struct[s, off_i[L.I_TALKS] + r] != 0
+                and u_month[t, u_conc] < thp[s, off_f[L.F_P_CONCESSION]]):
             conceded = True
         # -- 3.4 licences (and recycling, the first part of 3.5)
         for m in range(M):
-            supply[m] = th[off_f[L.F_RECYCLING] + m]
-            china_ok = not (st[off_i[L.I_DFARS_APPLIES] + m] != 0 and t >= dfars_month and no_waiver)
+            stocks[2, m] = thp[s, off_f[L.F_RECYCLING] + m]
+            china_ok = not (struct[s, off_i[L.I_DFARS_APPLIES] + m] != 0 and t >= dfars_month and no_waiver)
             for c in range(C):
                 idx = m * C + c
                 ur = u_lic + 3 * idx
                 state = lic[0, idx]
                 if state == LIVE and lic[1, idx] <= t:
                     state = IDLE
-                if state == LIVE and u[ur] < th[f_prv + idx * R + r]:
+                if state == LIVE and u_month[t, ur] < thp[s, f_prv + idx * R + r]:
                     state = IDLE
                 if state == PENDING and lic[1, idx] <= t:
-                    p_ok = th[(f_pac if conceded else f_pa) + idx * R + r]
-                    if u[ur + 1] < p_ok:
+                    p_ok = thp[s, (f_pac if conceded else f_pa) + idx * R + r]
+                    if u_month[t, ur + 1] < p_ok:
                         state = LIVE
-                        lic[1, idx] = t + max(1, _round_half_up(th[f_term + idx]))
+                        lic[1, idx] = t + max(1, _round_half_up(thp[s, f_term + idx]))
                     else:
                         state = IDLE
                 if state == IDLE:
-                    lag = th[f_lag + idx]
+                    lag = thp[s, f_lag + idx]
                     whole = math.floor(lag)
-                    n = int(whole) + (1 if u[ur + 2] < lag - whole else 0)
+                    n = int(whole) + (1 if u_month[t, ur + 2] < lag - whole else 0)
                     state = PENDING
                     lic[1, idx] = t + max(1, n)
                 lic[0, idx] = state
                 if state == LIVE and china_ok:
-                    is_open = (st[off_i[L.I_CH_FAST] + c] == 0
-                               or st[off_i[L.I_FAST_TRACK] + m] != 0
-                               or st[off_i[L.I_CH_OPEN] + c * R + r] != 0
+                    is_open = (struct[s, off_i[L.I_CH_FAST] + c] == 0
+                               or struct[s, off_i[L.I_FAST_TRACK] + m] != 0
+                               or struct[s, off_i[L.I_CH_OPEN] + c * R + r] != 0
                                or (conceded and opens_fast))
-                    flow = th[f_flow + idx]
-                    supply[m] += flow if is_open else flow * th[off_f[L.F_LEAKAGE] + m]
+                    flow = thp[s, f_flow + idx]
+                    stocks[2, m] += flow if is_open else flow * thp[s, off_f[L.F_LEAKAGE] + m]
         # -- 3.5 non-Chinese sources
         for k in range(K):
-            if qualified[s, k] and t >= src_first[k]:
-                inv_ramp = src_inv_ramp[k]
-                ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - src_first[k] + 1.0) * inv_ramp)
-                supply[st[off_i[L.I_SRC_MATERIAL] + k]] += src_full[k] * ramp
+            if qualified[s, k] and t >= pre_k[1, k]:
+                inv_ramp = pre_k[2, k]
+                ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - pre_k[1, k] + 1.0) * inv_ramp)
+                stocks[2, struct[s, off_i[L.I_SRC_MATERIAL] + k]] += pre_k[0, k] * ramp
         # -- 3.6 demand
         for p in range(P):
-            if st[i_ps + p] <= t <= st[i_pe + p]:
-                sched[p] += rate[p]
+            if struct[s, i_ps + p] <= t <= struct[s, i_pe + p]:
+                prog[0, p] += pre_p[0, p]
                 for m in range(M):
-                    req[p, m] += req_rate[p, m]
-            w = max(0.0, min(sched[p] - built[p], most[p]))
-            want[p] = w
+                    pm[1, p, m] += pre_pm[2, p, m]
+            w = max(0.0, min(prog[0, p] - prog[1, p], pre_p[1, p]))
+            prog[2, p] = w
             for m in range(M):
-                need[p, m] = max(0.0, w * kg_t[p, m] - wip[p, m])
+                pm[3, p, m] = max(0.0, w * pre_pm[0, p, m] - pm[0, p, m])
         # -- 3.7 allocation and stocks
         for m in range(M):
             demand = 0.0
             for p in range(P):
-                demand += need[p, m]
-            avail = supply[m]
+                demand += pm[3, p, m]
+            avail = stocks[2, m]
             if avail >= demand:
-                cap = th[off_f[L.F_BUFFER_CAP] + m]
-                if buffer[m] < cap:
-                    buffer[m] = min(cap, buffer[m] + avail - demand)
+                cap = thp[s, off_f[L.F_BUFFER_CAP] + m]
+                if stocks[0, m] < cap:
+                    stocks[0, m] = min(cap, stocks[0, m] + avail - demand)
                 avail = demand
             else:
                 gap = demand - avail
-                draw = min(buffer[m], gap)
-                buffer[m] -= draw
+                draw = min(stocks[0, m], gap)
+                stocks[0, m] -= draw
                 gap -= draw
                 avail += draw
                 if gap > 0.0:
                     if first_short[m] < 0:
                         first_short[m] = t
-                    rule = st[off_i[L.I_RELEASE_RULE] + m]
+                    rule = struct[s, off_i[L.I_RELEASE_RULE] + m]
                     if rule == L.RELEASE_ON_SHORTFALL:
-                        authorised = t >= first_short[m] + th[off_f[L.F_RELEASE_LAG] + m]
+                        authorised = t >= first_short[m] + thp[s, off_f[L.F_RELEASE_LAG] + m]
                     elif rule == L.RELEASE_FROM_DATE:
-                        authorised = t >= st[off_i[L.I_RELEASE_MONTH] + m]
+                        authorised = t >= struct[s, off_i[L.I_RELEASE_MONTH] + m]
                     else:
                         authorised = False
                     if authorised:
-                        draw = min(stock[m], th[off_f[L.F_RELEASE_RATE] + m], gap)
-                        stock[m] -= draw
+                        draw = min(stocks[1, m], thp[s, off_f[L.F_RELEASE_RATE] + m], gap)
+                        stocks[1, m] -= draw
                         avail += draw
             # DPAS: DX first, then DO; pro rata within a class
             dx = 0.0
             for p in range(P):
-                if st[i_prio + p] == 0:
-                    dx += need[p, m]
+                if struct[s, i_prio + p] == 0:
+                    dx += pm[3, p, m]
             do = demand - dx
             if dx <= avail:
                 share_dx = 1.0
@@ -308,26 +317,26 @@ def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
                 share_dx = avail / dx
                 share_do = 0.0
             for p in range(P):
-                alloc[p, m] = need[p, m] * (share_dx if st[i_prio + p] == 0 else share_do)
-            if buffer[m] + stock[m] <= EXHAUSTED_T:
+                pm[4, p, m] = pm[3, p, m] * (share_dx if struct[s, i_prio + p] == 0 else share_do)
+            if stocks[0, m] + stocks[1, m] <= EXHAUSTED_T:
                 exh_ever[m] = True
-            out_exh[m, t] = exh_ever[m]
+            out_exh[s, m, t] = exh_ever[m]
         # -- 3.8 build (Leontief) and 3.9 record
         for p in range(P):
-            b = want[p]
+            b = prog[2, p]
             for m in range(M):
-                if kg_t[p, m] > 0.0:
-                    b = min(b, (wip[p, m] + alloc[p, m]) * inv_kg_t[p, m])
-            built[p] += b
+                if pre_pm[0, p, m] > 0.0:
+                    b = min(b, (pm[0, p, m] + pm[4, p, m]) * pre_pm[1, p, m])
+            prog[1, p] += b
             for m in range(M):
-                wip[p, m] = max(0.0, wip[p, m] + alloc[p, m] - b * kg_t[p, m])
-                acum[p, m] += alloc[p, m]
-                out_owed[p, m, t] = max(0.0, req[p, m] - acum[p, m])
-            out_us[p, t] = max(0.0, sched[p] - built[p])
-        out_reg[t] = r
+                pm[0, p, m] = max(0.0, pm[0, p, m] + pm[4, p, m] - b * pre_pm[0, p, m])
+                pm[2, p, m] += pm[4, p, m]
+                out_owed[s, p, m, t] = max(0.0, pm[1, p, m] - pm[2, p, m])
+            out_us[s, p, t] = max(0.0, prog[0, p] - prog[1, p])
+        out_reg[s, t] = r
 
 
-@jit
+@jit(inline="always")
 def simulate_path(pk, work, k0, k1, path, out_us, out_owed, out_exh, out_reg):
     """All scenarios of one path.
 
@@ -338,4 +347,4 @@ def simulate_path(pk, work, k0, k1, path, out_us, out_owed, out_exh, out_reg):
     """
     draw_path(pk, work, k0, k1, path)
     for s in range(pk[0][L.D_S]):
-        run_scenario(pk, work, s, out_us[s], out_owed[s], out_exh[s], out_reg[s])
+        run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg)

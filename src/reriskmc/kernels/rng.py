@@ -33,7 +33,7 @@ _INV32 = 1.0 / 4294967296.0
 FIXED, UNIFORM, TRIANGULAR, LOGNORMAL, NORMAL, TABLE = 0, 1, 2, 3, 4, 5
 
 
-@jit
+@jit(inline="always")
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 of a 128-bit counter under a 64-bit key.
 
@@ -53,7 +53,7 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-@jit
+@jit(inline="always")
 def fill_uniforms(out, n, stream, path, k0, k1):
     """Write the first ``n`` uniforms of (path, stream) into ``out[:n]``.
 
@@ -76,13 +76,32 @@ def fill_uniforms(out, n, stream, path, k0, k1):
             out[i + 3] = (np.float64(x3) + 0.5) * _INV32
 
 
+@jit(inline="always")
+def fill_uniforms_row(out, row, n, stream, path, k0, k1):
+    """As :func:`fill_uniforms`, into ``out[row, :n]`` (no view is made)."""
+    c1 = np.uint64(stream) & _MASK
+    p = np.uint64(path)
+    c2 = p & _MASK
+    c3 = p >> _SHIFT
+    for j in range((n + 3) // 4):
+        x0, x1, x2, x3 = philox4x32(np.uint64(j), c1, c2, c3, k0, k1)
+        i = 4 * j
+        out[row, i] = (np.float64(x0) + 0.5) * _INV32
+        if i + 1 < n:
+            out[row, i + 1] = (np.float64(x1) + 0.5) * _INV32
+        if i + 2 < n:
+            out[row, i + 2] = (np.float64(x2) + 0.5) * _INV32
+        if i + 3 < n:
+            out[row, i + 3] = (np.float64(x3) + 0.5) * _INV32
+
+
 def seed_key(seed: int) -> tuple[np.uint64, np.uint64]:
     """The Philox key words of a non-negative 64-bit seed."""
     seed = int(seed)
     return np.uint64(seed & 0xFFFFFFFF), np.uint64((seed >> 32) & 0xFFFFFFFF)
 
 
-@jit
+@jit(inline="always")
 def ndtri(p):
     """Inverse of the standard normal CDF, Wichura's AS241 (PPND16), |rel err| < 1e-16."""
     q = p - 0.5
@@ -123,13 +142,13 @@ def ndtri(p):
     return -x if q < 0.0 else x
 
 
-@jit
-def transform(code, a, b, c, table, u):
+@jit(inline="always")
+def transform(code, a, b, c, tables, row, u):
     """A variate of distribution ``code`` with arguments (a, b, c) from uniform ``u``.
 
     uniform(a=low, b=high); triangular(a=low, b=mode, c=high); lognormal(a=log median,
-    b=sigma); normal(a=mean, b=sd); TABLE: linear interpolation in ``table`` (float64[n],
-    the quantile function on n equally spaced points of [0, 1]).
+    b=sigma); normal(a=mean, b=sd); TABLE: linear interpolation in ``tables[row]``
+    (float64[n_tables, n], quantile functions on n equally spaced points of [0, 1]).
     """
     if code == UNIFORM:
         return a + (b - a) * u
@@ -144,9 +163,10 @@ def transform(code, a, b, c, table, u):
     if code == NORMAL:
         return a + b * ndtri(u)
     # TABLE
-    x = u * (table.shape[0] - 1)
+    n = tables.shape[1]
+    x = u * (n - 1)
     k = int(x)
-    if k >= table.shape[0] - 1:
-        return table[table.shape[0] - 1]
+    if k >= n - 1:
+        return tables[row, n - 1]
     f = x - k
-    return table[k] + f * (table[k + 1] - table[k])
+    return tables[row, k] + f * (tables[row, k + 1] - tables[row, k])
