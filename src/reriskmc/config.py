@@ -231,7 +231,7 @@ class _Table:
         self.known: set[str] = set(allow_extra)
 
     def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
+        return f"{self.path}.{name}" if self.path and name else (name or self.path)
 
     def error(self, name: str, message: str) -> ConfigError:
         return ConfigError(self.file, self.key(name), message)
@@ -717,6 +717,8 @@ def load_config(path: str | Path, text: str | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(file, "", f"TOML syntax error: {e}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError(file, "", "TOML syntax error: arrays or inline tables nested too deeply") from None
 
     top = _Table(data, "", file)
     for k in data:
@@ -726,7 +728,7 @@ def load_config(path: str | Path, text: str | None = None) -> Config:
     start = _parse_month(run.raw("start"), file, "run.start")
     n_months = run.integer("months", 1, 600)
     title = run.string("title", "reriskmc run")
-    paths = run.integer("paths", 1, 10**10, 100_000)
+    paths = run.integer("paths", 2, 10**10, 100_000)  # `run` needs two (a standard error)
     seed = run.integer("seed", 0, 2**63 - 1, 20250610)
     q_raw = run.raw("quantiles", [0.05, 0.25, 0.5, 0.75, 0.95, 0.99])
     if (not isinstance(q_raw, list) or not q_raw
