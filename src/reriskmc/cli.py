@@ -31,7 +31,31 @@ def _load(config_path: str):
         raise _Fail(str(e)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Usage errors (a bad option value, a folder given as CONFIG, ...) as one line on
+    stderr with exit status 2, like every other user error."""
+
+    def main(self, *args, **kwargs):
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(e.exit_code if isinstance(e, _Fail) else 2)
+        except click.exceptions.Abort:
+            click.echo("reriskmc: aborted", err=True)
+            sys.exit(1)
+
+
+def _usage_show(self, file=None):
+    hint = f" (see: {self.ctx.command_path} --help)" if self.ctx is not None else ""
+    click.echo(f"reriskmc: error: {self.format_message()}{hint}", err=True)
+
+
+click.UsageError.show = _usage_show  # one line instead of click's usage block
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reriskmc")
 def main():
     """Monte Carlo shortfall risk of US military programmes under Chinese rare-earth
@@ -63,13 +87,18 @@ def run(config, output, n_paths, seed, threads, block_paths):
         raise _Fail(f"--block: must be at least 1, got {block_paths}")
     from .io import OutputError, check_output_path
 
-    if output is None:
-        Path("results").mkdir(exist_ok=True)
-        output = str(Path("results") / (Path(config).stem + ".nc"))
     try:
-        out = check_output_path(output)
+        out = None if output is None else check_output_path(output)
     except OutputError as e:
-        raise _Fail(str(e)) from None
+        raise _Fail(f"-o/--output: {e}") from None
+    _check_memory(cfg, threads)
+    if out is None:  # the default: results/<config name>.nc, the folder made on demand
+        out = Path("results") / (Path(config).stem + ".nc")
+        try:
+            out.parent.mkdir(exist_ok=True)
+            check_output_path(out)
+        except (OSError, OutputError) as e:
+            raise _Fail(f"-o/--output: default {out}: {e}") from None
 
     _stop_on_sigterm()
     try:
@@ -77,6 +106,20 @@ def run(config, output, n_paths, seed, threads, block_paths):
     except KeyboardInterrupt:
         click.echo(f"reriskmc: interrupted: no result written ({out} is as it was)", err=True)
         sys.exit(130)
+
+
+def _check_memory(cfg, threads):
+    """Refuse, before any work, a run whose working memory would not fit."""
+    from . import engine
+    from .pack import pack
+
+    need = engine.estimate_memory_bytes(pack(cfg), threads or engine.default_threads())
+    have = engine.available_memory_bytes()
+    if have is not None and need > have:
+        raise _Fail(f"{cfg.path}: the run needs about {need / 2**30:.1f} GiB of memory "
+                    f"(its statistics grow with scenarios x programmes x months), "
+                    f"{have / 2**30:.1f} GiB is available; shorten run.months, drop "
+                    f"scenarios, or use fewer --threads")
 
 
 def _stop_on_sigterm():

@@ -47,16 +47,36 @@ def default_threads() -> int:
 
 
 def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAULT_BLOCK) -> int:
-    """Working memory of a run: independent of the number of paths."""
+    """Working memory of a run, in bytes: it does not grow with the number of paths.
+
+    Counts the block's chunk partials, each thread's counters, sketches and trajectory
+    buffers, the merged sketches (held twice while they are summed) and the dataset
+    built from them; leaves out the interpreter and libraries (about 200 MB).
+    """
     from .kernels.reduce import N_BUCKETS
 
     d = packed.dims
     S, P, M, T, R = (int(d[i]) for i in (7, 4, 2, 6, 0))
     n_chunks = -(-block_paths // CHUNK)
     floats = n_chunks * (S * P * T * 2 + S * P * M * T * 2) * 8
-    per_lane = (S * P * T + S * M * T + S * R * T) * 8 + (S * P * T + S * P + S * P * M) * N_BUCKETS * 4
-    merged = (S * P * T + S * P + S * P * M) * N_BUCKETS * 8
-    return floats + threads * per_lane + merged
+    sketch_cells = S * P * T + S * P + S * P * M
+    per_lane = ((S * P * T + S * M * T + S * R * T) * 8 + sketch_cells * N_BUCKETS * 4
+                + (SKETCH_BATCH * S * P * T + S * P * M * T) * 8)
+    merged = 2 * sketch_cells * N_BUCKETS * 8
+    dataset = (S * P * T * 8 + S * P * M * T * 4 + S * (M + R) * T * 2) * 8
+    return floats + threads * per_lane + merged + dataset
+
+
+def available_memory_bytes() -> int | None:
+    """Memory available to a new allocation (Linux ``MemAvailable``), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = None,

@@ -137,16 +137,11 @@ def test_run__bad_option_in_a_real_process(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-# Known gaps, in cli.py (not in this change's remit). strict=True: when cli.py is fixed
-# these start passing and the markers must go.
-@pytest.mark.xfail(strict=True, reason="cli.py: output-path errors name the path, not the option -o/--output")
 def test_run__bad_output_names_the_option(no_simulation):
     result, _ = _invoke("run", str(GOOD), "-o", "out.csv")
     _assert_one_line_exit_2(result, "--output")
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: click's own usage errors (not an integer, a "
-                                       "directory for CONFIG) print four lines, not one")
 @pytest.mark.parametrize("args", [
     pytest.param(["run", str(GOOD), "--paths", "abc"], id="paths-not-an-integer"),
     pytest.param(["validate", str(ROOT / "configs")], id="config-is-a-directory"),
@@ -154,3 +149,11 @@ def test_run__bad_output_names_the_option(no_simulation):
 def test_click_usage_errors_are_one_line(no_simulation, args):
     result, _ = _invoke(*args)
     _assert_one_line_exit_2(result)
+
+
+def test_run__a_run_that_would_not_fit_in_memory_is_refused_first(no_simulation, monkeypatch):
+    from reriskmc import engine
+
+    monkeypatch.setattr(engine, "available_memory_bytes", lambda: 1024)
+    result, _ = _invoke("run", str(GOOD), "--paths", "100")
+    _assert_one_line_exit_2(result, "GiB of memory")
