@@ -8,6 +8,11 @@ def _month_label(ds, i: int) -> str:
     return str(np.datetime_as_string(ds["month"].values[i], unit="M"))
 
 
+def _units(x: float) -> str:
+    """Units behind schedule: whole numbers with thousands separators, or 3 figures."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
 def headline_table(ds) -> str:
     """Per programme and scenario: P(behind schedule by the end of the horizon), the
     month the base scenario's risk first reaches 50%, and the CVaR of peak units behind."""
@@ -18,7 +23,7 @@ def headline_table(ds) -> str:
     se_end = ds["p_shortfall_se"].isel(month=-1).values
     cvar = ds["units_short_cvar"].values
     alpha = float(ds.attrs.get("cvar_alpha", 0.95))
-    widths = [max(6, len(s)) for s in scen]
+    widths = [max(8, len(s)) for s in scen]
     pw = max(9, *(len(p) for p in progs))
     lines = [f"P(programme falls behind schedule by {end}), % of {int(ds.attrs['n_paths']):,} paths "
              f"(largest standard error {100 * se_end.max():.2f} points)"]
@@ -34,7 +39,7 @@ def headline_table(ds) -> str:
               f"{100 * (1 - alpha):.0f}% of paths)"]
     lines += [head.rsplit("  ", 1)[0], "-" * len(head.rsplit("  ", 1)[0])]
     for j, p in enumerate(progs):
-        lines.append(f"{p:<{pw}} " + " ".join(f"{cvar[i, j]:>{w}.4g}" for i, w in enumerate(widths)))
+        lines.append(f"{p:<{pw}} " + " ".join(f"{_units(cvar[i, j]):>{w}}" for i, w in enumerate(widths)))
     pe = ds["p_stock_exhausted"].isel(month=-1).values
     lines += ["", f"P(stocks run out by {end}), %"]
     mats = [str(m) for m in ds["material"].values]

@@ -1,0 +1,47 @@
+"""Ctrl-C (SIGINT) or SIGTERM during a run: a prompt stop, one line, no partial output."""
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = ROOT / "configs" / "base.toml"
+
+
+def _start(out: Path):
+    exe = Path(sys.executable).with_name("reriskmc")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "reriskmc.cli"]
+    return subprocess.Popen(cmd + ["run", str(BASE), "--paths", "50000000", "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal__stops_the_run_without_touching_the_output(tmp_path, sig):
+    out = tmp_path / "r.nc"
+    out.write_bytes(b"previous result")
+    proc = _start(out)
+    # wait until the simulation is under way (the header line is printed just before)
+    deadline = time.monotonic() + 120
+    header = proc.stderr.readline()
+    assert "paths" in header, header
+    time.sleep(1.5)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    stopped_after = time.monotonic() - sent
+    assert time.monotonic() < deadline
+    assert proc.returncode == 130
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("reriskmc: interrupted"), err
+    assert "Traceback" not in err
+    assert stopped_after < 10.0  # a block takes a few seconds at most
+    assert out.read_bytes() == b"previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc"]
