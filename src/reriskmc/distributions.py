@@ -23,9 +23,10 @@ LOGNORMAL = 3
 NORMAL = 4
 TABLE = 5  # tabulated quantile function (beta, pert): linear interpolation
 
-#: number of nodes in a tabulated quantile function (beta, pert); the
-#: interpolation error is documented in the README.
-TABLE_NODES = 4097
+#: a tabulated quantile function (beta, pert) has TABLE_NODES nodes equally spaced on
+#: the probit scale z = ndtri(u) over [-TABLE_Z, TABLE_Z]: the quantile function is
+#: smooth there, so linear interpolation stays accurate in the tails (a grid in u is not)
+from .kernels.layout import TABLE_NODES, TABLE_Z  # noqa: E402  (plain constants)
 
 #: name -> (required parameters, optional parameters with defaults)
 SPECS: dict[str, tuple[tuple[str, ...], dict[str, float]]] = {
@@ -211,14 +212,15 @@ def _check_params(kind: str, p: dict[str, float]) -> None:
 
 
 def quantile_table(dist: Dist, nodes: int = TABLE_NODES):
-    """Tabulated inverse CDF on ``nodes`` equally spaced points of [0, 1].
+    """Tabulated inverse CDF at ``u = Phi(z)`` for ``nodes`` equally spaced ``z`` in
+    [-TABLE_Z, TABLE_Z] (the kernel interpolates linearly in z).
 
-    Only used for bounded distributions (beta, pert), whose ppf is finite at 0 and 1.
+    Only used for bounded distributions (beta, pert).
     """
     import numpy as np
+    from scipy import special
 
-    u = np.linspace(0.0, 1.0, nodes)
-    q = np.asarray(dist.ppf(u), dtype=np.float64)
+    z = np.linspace(-TABLE_Z, TABLE_Z, nodes)
+    q = np.asarray(dist.ppf(special.ndtr(z)), dtype=np.float64)
     lo, hi = dist.support()
-    q[0], q[-1] = lo, hi
     return np.maximum.accumulate(np.clip(q, lo, hi))

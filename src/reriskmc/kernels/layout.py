@@ -8,6 +8,12 @@ given beside it. Sizes use R regimes, C channels, M materials, K sources, P prog
 E events.
 """
 
+# -- tabulated quantile functions (beta, pert): TABLE_NODES values at z equally spaced
+# over [-TABLE_Z, TABLE_Z] on the probit scale (distributions.quantile_table writes
+# them, kernels/rng.transform reads them)
+TABLE_NODES = 4097
+TABLE_Z = 8.0
+
 # -- dims[] entries
 D_R, D_C, D_M, D_K, D_P, D_E, D_T, D_S, D_NMAT, D_NPS, D_BINS = range(11)
 N_DIMS = 11

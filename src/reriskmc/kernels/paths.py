@@ -18,7 +18,7 @@ import numpy as np
 
 from .._jit import jit
 from . import layout as L
-from .rng import FIXED, fill_uniforms, fill_uniforms_row, transform
+from .rng import FIXED, fill_uniforms, transform
 
 IDLE, PENDING, LIVE = 0, 1, 2
 EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
@@ -42,7 +42,7 @@ def make_work(pk, n_lanes=1):
     n_up = int(dims[L.D_NPS]) + 1 + K
     shapes = (
         ((S, n_theta), np.float64),        # 0 thp: the path's parameter values
-        ((max(n_up, 1),), np.float64),     # 1 u_path
+        ((1, max(n_up, 1)), np.float64),   # 1 u_path (one row)
         ((T, n_um), np.float64),           # 2 u_month
         ((S, max(K, 1)), np.bool_),        # 3 qualified
         ((S,), np.bool_),                  # 4 waived
@@ -85,10 +85,10 @@ def draw_path(pk, work, k0, k1, path):
     thp, u_path, u_month, qualified, waived = work[0], work[1], work[2], work[3], work[4]
     S, T, K = dims[L.D_S], dims[L.D_T], dims[L.D_K]
     nps = dims[L.D_NPS]
-    fill_uniforms(u_path, nps + 1 + K, L.STREAM_PATH, path, k0, k1)
+    fill_uniforms(u_path, 0, nps + 1 + K, L.STREAM_PATH, path, k0, k1)
     n_um = u_month.shape[1]
     for t in range(T):
-        fill_uniforms_row(u_month, t, n_um, t + 1, path, k0, k1)
+        fill_uniforms(u_month, t, n_um, t + 1, path, k0, k1)
     for s in range(S):
         for k in range(th_fixed.shape[1]):
             code = th_code[s, k]
@@ -96,10 +96,10 @@ def draw_path(pk, work, k0, k1, path):
                 thp[s, k] = th_fixed[s, k]
             else:
                 thp[s, k] = transform(code, th_args[s, k, 0], th_args[s, k, 1], th_args[s, k, 2],
-                                      tables, max(th_table[s, k], 0), u_path[th_slot[s, k]])
-        waived[s] = u_path[nps] < thp[s, off_f[L.F_P_WAIVER]]
+                                      tables, max(th_table[s, k], 0), u_path[0, th_slot[s, k]])
+        waived[s] = u_path[0, nps] < thp[s, off_f[L.F_P_WAIVER]]
         for q in range(K):
-            qualified[s, q] = u_path[nps + 1 + q] < thp[s, off_f[L.F_SRC_P_QUAL] + q]
+            qualified[s, q] = u_path[0, nps + 1 + q] < thp[s, off_f[L.F_SRC_P_QUAL] + q]
 
 
 @jit(inline="always")

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from .._jit import jit
+from .layout import TABLE_Z
 
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)
@@ -54,31 +55,12 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
 
 
 @jit(inline="always")
-def fill_uniforms(out, n, stream, path, k0, k1):
-    """Write the first ``n`` uniforms of (path, stream) into ``out[:n]``.
+def fill_uniforms(out, row, n, stream, path, k0, k1):
+    """Write the first ``n`` uniforms of (path, stream) into ``out[row, :n]``.
 
-    out : float64[>= n], written in place; stream, path : int; k0, k1 : uint64 key words.
+    out : float64[rows, >= n], written in place (indexed in full: no view is made);
+    stream, path : int; k0, k1 : uint64 key words.
     """
-    c1 = np.uint64(stream) & _MASK
-    p = np.uint64(path)
-    c2 = p & _MASK
-    c3 = p >> _SHIFT
-    n_blocks = (n + 3) // 4
-    for j in range(n_blocks):
-        x0, x1, x2, x3 = philox4x32(np.uint64(j), c1, c2, c3, k0, k1)
-        i = 4 * j
-        out[i] = (np.float64(x0) + 0.5) * _INV32
-        if i + 1 < n:
-            out[i + 1] = (np.float64(x1) + 0.5) * _INV32
-        if i + 2 < n:
-            out[i + 2] = (np.float64(x2) + 0.5) * _INV32
-        if i + 3 < n:
-            out[i + 3] = (np.float64(x3) + 0.5) * _INV32
-
-
-@jit(inline="always")
-def fill_uniforms_row(out, row, n, stream, path, k0, k1):
-    """As :func:`fill_uniforms`, into ``out[row, :n]`` (no view is made)."""
     c1 = np.uint64(stream) & _MASK
     p = np.uint64(path)
     c2 = p & _MASK
@@ -148,7 +130,8 @@ def transform(code, a, b, c, tables, row, u):
 
     uniform(a=low, b=high); triangular(a=low, b=mode, c=high); lognormal(a=log median,
     b=sigma); normal(a=mean, b=sd); TABLE: linear interpolation in ``tables[row]``
-    (float64[n_tables, n], quantile functions on n equally spaced points of [0, 1]).
+    (float64[n_tables, n], quantile functions at n points equally spaced on the probit
+    scale z = ndtri(u) over [-TABLE_Z, TABLE_Z], see distributions.quantile_table).
     """
     if code == UNIFORM:
         return a + (b - a) * u
@@ -164,7 +147,9 @@ def transform(code, a, b, c, tables, row, u):
         return a + b * ndtri(u)
     # TABLE
     n = tables.shape[1]
-    x = u * (n - 1)
+    x = (ndtri(u) + TABLE_Z) * ((n - 1) / (2.0 * TABLE_Z))
+    if x <= 0.0:
+        return tables[row, 0]
     k = int(x)
     if k >= n - 1:
         return tables[row, n - 1]
