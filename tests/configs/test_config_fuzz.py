@@ -8,15 +8,15 @@ single-line message naming the file; any other exception is a validator bug. A c
 that validates must also compile for the kernel (``pack``): a scenario that slipped an
 extra event or source past the validator would fail there.
 
-``tomli_w`` is not a dependency, so a small TOML writer is defined here.
+The mutants are written back with ``tomli_w`` (a test dependency).
 """
 from __future__ import annotations
 
 import copy
 import math
-import re
 import tomllib
-from datetime import date, datetime, time
+
+import tomli_w
 from pathlib import Path
 
 import pytest
@@ -34,65 +34,7 @@ FILE = "fuzz/mutant.toml"
 
 
 # --------------------------------------------------------------------------- TOML writer
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-
-
-def _string(s: str) -> str:
-    out = []
-    for ch in s:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _key(k: str) -> str:
-    return k if _BARE.match(k) else _string(k)
-
-
-def _value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        r = repr(v)
-        return r if any(c in r for c in ".en") else r + ".0"
-    if isinstance(v, str):
-        return _string(v)
-    if isinstance(v, (datetime, date, time)):  # datetime before date: it is a subclass
-        return v.isoformat()
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + "}"
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")
-
-
-def dumps(data: dict) -> str:
-    """TOML text for ``data``: scalars first, then one [table] per nested table."""
-    lines: list[str] = []
-
-    def table(d: dict, path: tuple[str, ...]) -> None:
-        subs = {k: v for k, v in d.items() if isinstance(v, dict) and v}
-        flat = {k: v for k, v in d.items() if k not in subs}
-        if path and (flat or not subs):
-            lines.append("[" + ".".join(_key(p) for p in path) + "]")
-        for k, v in flat.items():
-            lines.append(f"{_key(k)} = {_value(v)}")
-        for k, v in subs.items():
-            table(v, (*path, k))
-
-    table(data, ())
-    return "\n".join(lines) + "\n"
+dumps = tomli_w.dumps
 
 
 def _same(a, b) -> bool:
@@ -234,7 +176,7 @@ def mutate(data: dict, draw) -> dict:
     elif op == "wrap_in_list":
         parent[last] = [value]
     elif op == "stringify" and not isinstance(value, (dict, list)):
-        parent[last] = _value(value).strip('"')
+        parent[last] = tomli_w.dumps({"x": value})[len("x = "):].strip().strip('"')
     elif op == "to_scenario":
         _to_scenario(data, draw)
     else:  # "replace", and the fallback of an op that does not apply here
