@@ -50,13 +50,13 @@ def test_kernel(benchmark, setup):
     _record(benchmark, "kernel")
 
 
-def test_kernel_one_thread(benchmark, setup):
-    """The same work on one thread: the parallel speed-up is kernel_one_thread / kernel."""
+def test_single_thread(benchmark, setup):
+    """The kernel on one thread: the parallel speed-up is single_thread / kernel."""
     s = setup
     benchmark.pedantic(simulate, args=(s["config"], s["n_paths"], 1),
                        kwargs=dict(threads=1, packed=s["packed"]),
                        rounds=s["rounds"], iterations=1)
-    _record(benchmark, "kernel_one_thread")
+    _record(benchmark, "single_thread")
 
 
 def test_rng_floor(benchmark, setup):
@@ -97,7 +97,7 @@ def test_ratios(setup):
     if not need <= MEDIANS.keys():
         pytest.skip("run the whole benchmark module to measure ratios")
     k, f, r = MEDIANS["kernel"], MEDIANS["rng_floor"], MEDIANS["numpy_reference"]
-    one = MEDIANS.get("kernel_one_thread", float("nan"))
+    one = MEDIANS.get("single_thread", float("nan"))
     print(f"\nkernel/rng_floor = {k / f:.2f}, numpy_reference/kernel = {r / k:.1f}, "
           f"one thread/{setup['threads']} threads = {one / k:.2f}, "
           f"kernel paths/s = {setup['n_paths'] / k:,.0f}")

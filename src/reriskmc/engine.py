@@ -20,9 +20,13 @@ from .pack import Packed, pack
 #: contract: changing it changes the last bits of means)
 CHUNK = 512
 DEFAULT_BLOCK = 64 * CHUNK
-#: paths whose monthly sketches are updated together (divides CHUNK; the batch of
-#: trajectories, 32 x S x P x T doubles, stays in the CPU cache)
-SKETCH_BATCH = 32
+#: the monthly sketches count in uint16 per thread, emptied into int64 totals after
+#: every block: half the memory of int32, so both threads' sketches fit the shared L3
+#: cache, where the scattered increments were missing it. A block must therefore hold
+#: fewer paths than a uint16 can count.
+MAX_BLOCK = 64 * 1024 - CHUNK
+#: paths whose monthly sketches are updated together, kept side by side (divides CHUNK)
+SKETCH_BATCH = 256
 
 
 @dataclass
@@ -121,12 +125,12 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     threads = threads or default_threads()
     threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(threads)
-    block_paths = max(CHUNK, -(-block_paths // CHUNK) * CHUNK)
+    block_paths = min(MAX_BLOCK, max(CHUNK, -(-block_paths // CHUNK) * CHUNK))
     n_lanes = threads
     k0, k1 = seed_key(seed)
 
     work = make_work(pk, n_lanes)
-    traj = (np.empty((n_lanes, SKETCH_BATCH, S, P, T)), np.empty((n_lanes, S, P, M, T)),
+    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, S, P, M, T)),
             np.empty((n_lanes, S, M, T), np.bool_), np.empty((n_lanes, S, T), np.int64))
     n_chunks = block_paths // CHUNK
     f_us = np.empty((n_chunks, S, P, T, 2))
@@ -134,7 +138,8 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     c_behind = np.zeros((n_lanes, S, P, T), np.int64)
     c_exh = np.zeros((n_lanes, S, M, T), np.int64)
     c_reg = np.zeros((n_lanes, S, R, T), np.int64)
-    h_us = np.zeros((n_lanes, S, P, T, N_BUCKETS), np.int32)
+    h_us = np.zeros((n_lanes, S, P, T, N_BUCKETS), np.uint16)
+    h_us_total = np.zeros((S, P, T, N_BUCKETS), np.int64)
     h_peak_us = np.zeros((n_lanes, S, P, N_BUCKETS), np.int32)
     h_peak_owed = np.zeros((n_lanes, S, P, M, N_BUCKETS), np.int32)
     us_sum = np.zeros((S, P, T, 2))
@@ -149,6 +154,9 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
         for ci in range(-(-n // CHUNK)):  # in path order: reproducible rounding
             us_sum += f_us[ci]
             owed_sum += f_owed[ci]
+        for lane in range(n_lanes):
+            h_us_total += h_us[lane]
+        h_us[:] = 0
         done += n
         if progress is not None:
             progress(done)
@@ -161,7 +169,7 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
         behind=c_behind.sum(axis=0),
         exhausted=c_exh.sum(axis=0),
         regime=c_reg.sum(axis=0),
-        h_us=h_us.sum(axis=0, dtype=np.int64),
+        h_us=h_us_total,
         h_peak_us=h_peak_us.sum(axis=0, dtype=np.int64),
         h_peak_owed=h_peak_owed.sum(axis=0, dtype=np.int64),
         elapsed_s=elapsed,
@@ -182,9 +190,11 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     d = packed.dims
     S, P, M, T = (int(d[i]) for i in (7, 4, 2, 6))
     work = work_of(make_work(pk, 1), 0)
-    out = dict(units_short=np.empty((S, P, T)), shortfall_t=np.empty((S, P, M, T)),
+    us = np.empty((S, P, T, 1))
+    out = dict(shortfall_t=np.empty((S, P, M, T)),
                stock_exhausted=np.empty((S, M, T), np.bool_), regime=np.empty((S, T), np.int64))
     k0, k1 = seed_key(seed)
-    simulate_path(pk, work, k0, k1, path, out["units_short"], out["shortfall_t"],
+    simulate_path(pk, work, k0, k1, path, us, 0, out["shortfall_t"],
                   out["stock_exhausted"], out["regime"])
+    out["units_short"] = us[..., 0]
     return out

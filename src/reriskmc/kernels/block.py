@@ -19,12 +19,13 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     """Simulate paths ``path0 .. path0 + n_paths - 1`` and fold them in.
 
     pk : packed tuple; work, traj : per-lane scratch (``paths.make_work``, engine; traj[0]
-    holds a batch of paths' units behind, float64[n_lanes, batch, S, P, T], batch
-    dividing ``chunk``);
+    holds a batch of paths' units behind side by side, float64[n_lanes, S, P, T, batch],
+    batch dividing ``chunk``);
     k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
     out_f_us : float64[n_chunks, S, P, T, 2], out_f_owed : float64[n_chunks, S, P, M, T, 2]
     (zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
-    accumulators, added to (not zeroed).
+    accumulators, added to (not zeroed); out_h_us may be uint16, so a block must hold
+    fewer than 65,536 paths.
     """
     sk = pk[11]
     inv_floor_units = 1.0 / sk[0]
@@ -34,7 +35,7 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     for lane in prange(n_lanes):
         w = work_of(work, lane)
         us_batch, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
-        batch = us_batch.shape[0]
+        batch = us_batch.shape[3]
         # this lane's accumulators, sliced once (a view costs an atomic refcount update)
         c_behind, c_exh, c_reg = out_c_behind[lane], out_c_exh[lane], out_c_reg[lane]
         h_us, h_peak_us, h_peak_owed = out_h_us[lane], out_h_peak_us[lane], out_h_peak_owed[lane]
@@ -47,8 +48,7 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
             for b0 in range(ci * chunk, end, batch):
                 n = min(batch, end - b0)
                 for j in range(n):
-                    us = us_batch[j]
-                    simulate_path(pk, w, k0, k1, path0 + b0 + j, us, owed, exh, reg)
-                    accumulate_path(tol, inv_floor_units, inv_floor_t, us, owed, exh, reg,
+                    simulate_path(pk, w, k0, k1, path0 + b0 + j, us_batch, j, owed, exh, reg)
+                    accumulate_path(tol, inv_floor_units, inv_floor_t, us_batch, j, owed, exh, reg,
                                     f_us, f_owed, c_behind, c_exh, c_reg, h_peak_us, h_peak_owed)
                 accumulate_month_sketches(us_batch, n, inv_floor_units, h_us)

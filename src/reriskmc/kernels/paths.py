@@ -118,11 +118,13 @@ def _sample_row(cum_trans, s, mi, r0, u):
 
 
 @jit(inline="always")
-def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
+def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
     """Run scenario ``s`` of the path drawn into ``work`` (see :func:`draw_path`).
 
     Writes row ``s`` of, in place:
-    out_us : float64[S, P, T] units behind schedule at the end of each month
+    out_us : float64[S, P, T, n_cols] units behind schedule at the end of each month,
+    in column ``col`` (the engine keeps a batch of paths side by side, see
+    reduce.accumulate_month_sketches)
     out_owed : float64[S, P, M, T] material owed (requirement minus allocation to date), t
     out_exh : bool[S, M, T] stocks exhausted at least once by the end of the month
     out_reg : int64[S, T] the month's regime
@@ -332,19 +334,19 @@ def run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg):
                 pm[0, p, m] = max(0.0, pm[0, p, m] + pm[4, p, m] - b * pre_pm[0, p, m])
                 pm[2, p, m] += pm[4, p, m]
                 out_owed[s, p, m, t] = max(0.0, pm[1, p, m] - pm[2, p, m])
-            out_us[s, p, t] = max(0.0, prog[0, p] - prog[1, p])
+            out_us[s, p, t, col] = max(0.0, prog[0, p] - prog[1, p])
         out_reg[s, t] = r
 
 
 @jit(inline="always")
-def simulate_path(pk, work, k0, k1, path, out_us, out_owed, out_exh, out_reg):
+def simulate_path(pk, work, k0, k1, path, out_us, col, out_owed, out_exh, out_reg):
     """All scenarios of one path.
 
     pk : the packed tuple (``Packed.as_tuple()``); work : from :func:`make_work`;
     k0, k1 : uint64 seed key; path : int, the path index.
-    out_us : float64[S, P, T]; out_owed : float64[S, P, M, T]; out_exh : bool[S, M, T];
-    out_reg : int64[S, T]; all written in place.
+    out_us : float64[S, P, T, n_cols], written in column ``col``; out_owed : float64[S, P,
+    M, T]; out_exh : bool[S, M, T]; out_reg : int64[S, T]; all written in place.
     """
     draw_path(pk, work, k0, k1, path)
     for s in range(pk[0][L.D_S]):
-        run_scenario(pk, work, s, out_us, out_owed, out_exh, out_reg)
+        run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg)

@@ -48,43 +48,45 @@ def bucket_bounds(floor: float) -> tuple[np.ndarray, np.ndarray]:
 def accumulate_month_sketches(us_batch, n, inv_floor_units, h_us):
     """Fold a batch of paths' monthly units behind into the monthly sketches.
 
-    us_batch : float64[>= n, S, P, T] (the first ``n`` paths are used);
-    h_us : int32[S, P, T, B], updated in place.
+    us_batch : float64[S, P, T, >= n] (the first ``n`` paths are used);
+    h_us : uint16 or int32 [S, P, T, B], updated in place (the caller empties uint16
+    counts before they can overflow).
 
-    Done a batch at a time, row by row, because the sketches of all (scenario,
-    programme, month) rows are far larger than the CPU caches: one path at a time, every
-    increment missed the cache (measured: the engine spent a third of its time here).
+    Done a batch at a time, row by row, with the batch's paths side by side in memory:
+    the sketches of all (scenario, programme, month) rows are far larger than the CPU
+    caches, and one path at a time nearly every increment missed the cache (measured:
+    the engine spent a third of its time here).
     """
-    S, P, T = us_batch.shape[1], us_batch.shape[2], us_batch.shape[3]
+    S, P, T = us_batch.shape[0], us_batch.shape[1], us_batch.shape[2]
     for s in range(S):
         for p in range(P):
             for t in range(T):
-                row = h_us[s, p, t]
                 for i in range(n):
-                    row[bucket(us_batch[i, s, p, t], inv_floor_units)] += 1
+                    h_us[s, p, t, bucket(us_batch[s, p, t, i], inv_floor_units)] += 1
 
 
 @jit(inline="always")
-def accumulate_path(tol, inv_floor_units, inv_floor_t, us, owed, exh, reg,
+def accumulate_path(tol, inv_floor_units, inv_floor_t, us, col, owed, exh, reg,
                     f_us, f_owed, c_behind, c_exh, c_reg, h_peak_us, h_peak_owed):
     """Fold one path's trajectories into the partial statistics (all updated in place),
     except the monthly sketches (:func:`accumulate_month_sketches`).
 
-    Inputs: us float64[S, P, T] units behind; owed float64[S, P, M, T] tonnes owed;
+    Inputs: us float64[S, P, T, n_cols] units behind, in column ``col``; owed
+    float64[S, P, M, T] tonnes owed;
     exh bool[S, M, T]; reg int64[S, T]; tol: units behind that count as behind.
     Chunk partials: f_us float64[S, P, T, 2] and f_owed float64[S, P, M, T, 2] (sum and
     sum of squares). Thread partials: c_behind int64[S, P, T] (paths behind at least once
     by month t), c_exh int64[S, M, T], c_reg int64[S, R, T], h_peak_us int32[S, P, B],
     h_peak_owed int32[S, P, M, B].
     """
-    S, P, T = us.shape
+    S, P, T = us.shape[0], us.shape[1], us.shape[2]
     M = owed.shape[2]
     for s in range(S):
         for p in range(P):
             ever = False
             peak = 0.0
             for t in range(T):
-                v = us[s, p, t]
+                v = us[s, p, t, col]
                 f_us[s, p, t, 0] += v
                 f_us[s, p, t, 1] += v * v
                 if v > tol:
