@@ -25,6 +25,7 @@ from numba import njit
 
 from reriskmc.config import load_config
 from reriskmc.engine import SKETCH_BATCH, replay_path
+from reriskmc.kernels import layout as L
 from reriskmc.kernels import paths as kpaths
 from reriskmc.kernels.reduce import N_BUCKETS, accumulate_month_sketches, accumulate_path
 from reriskmc.kernels.rng import seed_key
@@ -77,7 +78,7 @@ def main():
     numba.set_num_threads(1)
     config = load_config(BASE)
     pk = pack(config).as_tuple()
-    S, P, M, T, R = (int(pk[0][i]) for i in (7, 4, 2, 6, 0))
+    S, P, M, T, R = (int(pk[0][i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T, L.D_R))
     k0, k1 = seed_key(1)  # compile-time constants in the loops below
     out = (np.zeros((S, P, T, 1)), np.zeros((S, P, M, T)), np.zeros((S, M, T), np.bool_),
            np.zeros((S, T), np.int64))

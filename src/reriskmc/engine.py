@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .config import Config
+from .kernels import layout as L
 from .pack import Packed, pack
 
 #: paths per chunk: the unit of float summation order (part of the reproducibility
@@ -60,7 +61,7 @@ def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAU
     from .kernels.reduce import N_BUCKETS
 
     d = packed.dims
-    S, P, M, T, R = (int(d[i]) for i in (7, 4, 2, 6, 0))
+    S, P, M, T, R = (int(d[i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T, L.D_R))
     n_chunks = -(-block_paths // CHUNK)
     floats = n_chunks * (S * P * T * 2 + S * P * M * T * 2) * 8
     sketch_cells = S * P * T + S * P + S * P * M
@@ -121,7 +122,7 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     packed = packed or pack(config)
     pk = packed.as_tuple()
     d = packed.dims
-    S, P, M, T, R = (int(d[i]) for i in (7, 4, 2, 6, 0))
+    S, P, M, T, R = (int(d[i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T, L.D_R))
     threads = threads or default_threads()
     threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(threads)
@@ -188,7 +189,7 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     packed = packed or pack(config)
     pk = packed.as_tuple()
     d = packed.dims
-    S, P, M, T = (int(d[i]) for i in (7, 4, 2, 6))
+    S, P, M, T = (int(d[i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T))
     work = work_of(make_work(pk, 1), 0)
     us = np.empty((S, P, T, 1))
     out = dict(shortfall_t=np.empty((S, P, M, T)),

@@ -16,9 +16,7 @@ from .config import Config, Model, Param
 from .distributions import FIXED, TABLE, Dist, quantile_table
 from .kernels import layout as L
 
-#: log-bucket sketches for quantiles: relative accuracy ALPHA above the floor
-SKETCH_ALPHA = 0.01
-SKETCH_BINS = 1536  # bins above the floor, plus bin 0 for values at or below it
+#: quantile sketches (kernels/reduce.py): values at or below these floors count as 0
 UNITS_FLOOR = 1e-6  # units behind schedule at or below this count as zero
 TONNES_FLOOR = 1e-9  # tonnes owed at or below this count as zero
 
@@ -39,7 +37,7 @@ class Packed:
     tables : float64[n_tables, TABLE_NODES]
     struct : int64[S, I]
     cum_trans : float64[S, n_matrices, R, R]; cumulative transition rows (last entry 1)
-    sketch : float64[4]; (units floor, tonnes floor, log gamma, tolerance)
+    sketch : float64[3]; (units floor, tonnes floor, units behind that count as behind)
     """
 
     dims: np.ndarray
@@ -197,7 +195,7 @@ def pack(config: Config) -> Packed:
     d[L.D_R], d[L.D_C], d[L.D_M] = dims["R"], dims["C"], dims["M"]
     d[L.D_K], d[L.D_P], d[L.D_E] = dims["K"], dims["P"], dims["E"]
     d[L.D_T], d[L.D_S], d[L.D_NMAT] = base.n_months, S, len(base.matrix_names)
-    d[L.D_NPS], d[L.D_BINS] = len(slot_of), SKETCH_BINS
+    d[L.D_NPS] = len(slot_of)
 
     from .distributions import TABLE_NODES
 
@@ -213,10 +211,5 @@ def pack(config: Config) -> Packed:
         tables=np.stack(tables) if tables else np.zeros((1, TABLE_NODES)),
         struct=struct,
         cum_trans=np.ascontiguousarray(cum),
-        sketch=np.array([UNITS_FLOOR, TONNES_FLOOR, sketch_log_gamma(), config.behind_tolerance_units]),
+        sketch=np.array([UNITS_FLOOR, TONNES_FLOOR, config.behind_tolerance_units]),
     )
-
-
-def sketch_log_gamma() -> float:
-    """log of the bucket ratio gamma = (1 + alpha) / (1 - alpha)."""
-    return float(np.log((1.0 + SKETCH_ALPHA) / (1.0 - SKETCH_ALPHA)))

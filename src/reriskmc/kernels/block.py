@@ -30,7 +30,7 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     sk = pk[11]
     inv_floor_units = 1.0 / sk[0]
     inv_floor_t = 1.0 / sk[1]
-    tol = sk[3]
+    tol = sk[2]
     n_chunks = (n_paths + chunk - 1) // chunk
     for lane in prange(n_lanes):
         w = work_of(work, lane)

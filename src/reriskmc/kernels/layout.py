@@ -15,8 +15,8 @@ TABLE_NODES = 4097
 TABLE_Z = 8.0
 
 # -- dims[] entries
-D_R, D_C, D_M, D_K, D_P, D_E, D_T, D_S, D_NMAT, D_NPS, D_BINS = range(11)
-N_DIMS = 11
+D_R, D_C, D_M, D_K, D_P, D_E, D_T, D_S, D_NMAT, D_NPS = range(10)
+N_DIMS = 10
 
 # -- float blocks: (id, name, shape in dims)
 FLOAT_BLOCKS = (
