@@ -186,7 +186,10 @@ def summarize(result):
     try:
         ds = open_result(result)
     except (OutputError, OSError, ValueError) as e:
-        raise _Fail(f"{result}: cannot open as a result dataset ({e})") from None
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "backends" in why:  # xarray: no engine recognises the file
+            why = "not a NetCDF or Zarr file"
+        raise _Fail(f"{result}: cannot open as a result dataset ({why})") from None
     missing = [v for v in ("p_shortfall", "units_short_cvar") if v not in ds]
     if missing:
         raise _Fail(f"{result}: not a reriskmc result (no {', '.join(missing)})")

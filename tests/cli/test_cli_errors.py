@@ -157,3 +157,10 @@ def test_run__a_run_that_would_not_fit_in_memory_is_refused_first(no_simulation,
     monkeypatch.setattr(engine, "available_memory_bytes", lambda: 1024)
     result, _ = _invoke("run", str(GOOD), "--paths", "100")
     _assert_one_line_exit_2(result, "GiB of memory")
+
+
+def test_summarize__a_file_that_is_not_a_result_is_one_line(tmp_path):
+    bogus = tmp_path / "notes.toml"
+    bogus.write_text("x = 1\n")
+    result, _ = _invoke("summarize", str(bogus))
+    _assert_one_line_exit_2(result, "not a NetCDF or Zarr file")
