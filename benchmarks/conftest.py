@@ -1,5 +1,4 @@
 """Benchmark options: ``--short`` runs every benchmark on few paths (the CI mode)."""
-import pytest
 
 
 def pytest_addoption(parser):

@@ -350,7 +350,7 @@ def _number(v, domain: str, dist: bool, file: str, key: str) -> Param:
     lo, hi, lo_incl, text = DOMAINS[domain]
     if isinstance(v, dict):
         if not dist:
-            raise ConfigError(file, key, f"must be a number, not a distribution")
+            raise ConfigError(file, key, "must be a number, not a distribution")
         try:
             d = replace(parse_dist(v), key=key)
         except DistributionError as e:

@@ -499,8 +499,7 @@ class _Scenario:
     # ------------------------------------------------------------------ one month
     def step(self, t: int, u: "_MonthDraws", tolerance: float) -> dict[str, np.ndarray]:
         """Advance every path by month t (section 3); return the month's path values."""
-        n, model = self.n, self.model
-        rows = np.arange(n)
+        model = self.model
 
         # 3.1 regime: one step of the path's current matrix, by inverse transform
         if t >= 1:

@@ -95,7 +95,7 @@ STREAM_PATH = 0
 def month_slots(n_events: int, n_materials: int, n_channels: int) -> tuple[int, int, int, int]:
     """Offsets of a month's uniforms: regime step, events (2 each), concession,
     licences (3 per material and channel: revoke, approve, lag), and the total."""
-    u_regime = 0
+    # slot 0: the regime step
     u_events = 1
     u_concession = 1 + 2 * n_events
     u_licences = u_concession + 1
