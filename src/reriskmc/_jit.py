@@ -47,3 +47,31 @@ def pjit(fn=None, **kw):
 
 
 prange = numba.prange
+
+
+def float_bits(x):
+    """The IEEE-754 bits of float64 ``x`` as an int64 (a free bit cast when compiled)."""
+    import struct
+    return struct.unpack("<q", struct.pack("<d", x))[0]
+
+
+def _register_float_bits():
+    from llvmlite import ir
+    from numba.core import types
+    from numba.extending import intrinsic, overload
+
+    @intrinsic
+    def _bitcast(typingctx, x):
+        if x != types.float64:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.IntType(64))
+        return types.int64(types.float64), codegen
+
+    @overload(float_bits, jit_options=dict(cache=True))
+    def _float_bits(x):
+        return lambda x: _bitcast(x)
+
+
+_register_float_bits()

@@ -132,10 +132,11 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
 
     work = make_work(pk, n_lanes)
     traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, S, P, M, T)),
-            np.empty((n_lanes, S, M, T), np.bool_), np.empty((n_lanes, S, T), np.int64))
+            np.empty((n_lanes, S, M, T), np.bool_), np.empty((n_lanes, S, T), np.int64),
+            np.empty((n_lanes, SKETCH_BATCH), np.bool_), np.empty((n_lanes, SKETCH_BATCH)))
     n_chunks = block_paths // CHUNK
-    f_us = np.empty((n_chunks, S, P, T, 2))
-    f_owed = np.empty((n_chunks, S, P, M, T, 2))
+    f_us = np.empty((n_chunks, 2, S, P, T))
+    f_owed = np.empty((n_chunks, 2, S, P, M, T))
     c_behind = np.zeros((n_lanes, S, P, T), np.int64)
     c_exh = np.zeros((n_lanes, S, M, T), np.int64)
     c_reg = np.zeros((n_lanes, S, R, T), np.int64)
@@ -143,8 +144,8 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     h_us_total = np.zeros((S, P, T, N_BUCKETS), np.int64)
     h_peak_us = np.zeros((n_lanes, S, P, N_BUCKETS), np.int32)
     h_peak_owed = np.zeros((n_lanes, S, P, M, N_BUCKETS), np.int32)
-    us_sum = np.zeros((S, P, T, 2))
-    owed_sum = np.zeros((S, P, M, T, 2))
+    us_sum = np.zeros((2, S, P, T))
+    owed_sum = np.zeros((2, S, P, M, T))
 
     t0 = time.perf_counter()
     done = 0
@@ -165,8 +166,8 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
 
     return Stats(
         n_paths=n_paths,
-        us_sum=us_sum,
-        owed_sum=owed_sum,
+        us_sum=np.moveaxis(us_sum, 0, -1).copy(),
+        owed_sum=np.moveaxis(owed_sum, 0, -1).copy(),
         behind=c_behind.sum(axis=0),
         exhausted=c_exh.sum(axis=0),
         regime=c_reg.sum(axis=0),

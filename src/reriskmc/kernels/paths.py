@@ -124,7 +124,7 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
     Writes row ``s`` of, in place:
     out_us : float64[S, P, T, n_cols] units behind schedule at the end of each month,
     in column ``col`` (the engine keeps a batch of paths side by side, see
-    reduce.accumulate_month_sketches)
+    reduce.accumulate_units)
     out_owed : float64[S, P, M, T] material owed (requirement minus allocation to date), t
     out_exh : bool[S, M, T] stocks exhausted at least once by the end of the month
     out_reg : int64[S, T] the month's regime
