@@ -27,7 +27,7 @@ from reriskmc.config import load_config
 from reriskmc.engine import SKETCH_BATCH, replay_path
 from reriskmc.kernels import layout as L
 from reriskmc.kernels import paths as kpaths
-from reriskmc.kernels.reduce import N_BUCKETS, accumulate_month_sketches, accumulate_path
+from reriskmc.kernels.reduce import N_BUCKETS, accumulate_path, accumulate_units
 from reriskmc.kernels.rng import seed_key
 from reriskmc.pack import pack
 
@@ -80,7 +80,7 @@ def main():
     pk = pack(config).as_tuple()
     S, P, M, T, R = (int(pk[0][i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T, L.D_R))
     k0, k1 = seed_key(1)  # compile-time constants in the loops below
-    out = (np.zeros((S, P, T, 1)), np.zeros((S, P, M, T)), np.zeros((S, M, T), np.bool_),
+    out = (np.zeros((S, P, T, 1)), np.zeros((S, T * P * M)), np.zeros((S, M, T), np.bool_),
            np.zeros((S, T), np.int64))
 
     def sampler(mod):
@@ -104,24 +104,28 @@ def main():
     batch = SKETCH_BATCH
     trajs = [replay_path(config, 1, i) for i in range(batch)]
     us = np.ascontiguousarray(np.stack([t["units_short"] for t in trajs], axis=-1))  # (S, P, T, batch)
-    owed = np.stack([t["shortfall_t"] for t in trajs])
+    owed = np.ascontiguousarray(np.stack([t["shortfall_t"] for t in trajs])
+                                .transpose(0, 1, 4, 2, 3).reshape(batch, S, T * P * M))
     exh = np.stack([t["stock_exhausted"] for t in trajs])
     reg = np.stack([t["regime"] for t in trajs])
-    acc = (np.zeros((S, P, T, 2)), np.zeros((S, P, M, T, 2)), np.zeros((S, P, T), np.int64),
-           np.zeros((S, M, T), np.int64), np.zeros((S, R, T), np.int64),
-           np.zeros((S, P, N_BUCKETS), np.int32), np.zeros((S, P, M, N_BUCKETS), np.int32))
-    h_us = np.zeros((S, P, T, N_BUCKETS), np.uint16)
+    acc = (np.zeros((2, S, T * P * M)), np.zeros((S, M, T), np.int64), np.zeros((S, R, T), np.int64),
+           np.zeros((S, P, M, N_BUCKETS), np.int32))
+    units = (np.zeros((2, S, P, T)), np.zeros((S, P, T), np.int64),
+             np.zeros((S, P, T, N_BUCKETS), np.uint16), np.zeros((S, P, N_BUCKETS), np.int32),
+             np.zeros(batch, np.bool_), np.zeros(batch))
 
     @njit
-    def fold_loop(k, us, owed, exh, reg, a0, a1, a2, a3, a4, a5, a6):
+    def fold_loop(k, owed, exh, reg, a0, a1, a2, a3):
         for i in range(k):
-            j = i % us.shape[3]
-            accumulate_path(0.5, 1e6, 1e9, us, j, owed[j], exh[j], reg[j], a0, a1, a2, a3, a4, a5, a6)
+            j = i % owed.shape[0]
+            accumulate_path(1e9, owed[j], exh[j], reg[j], a0, a1, a2, a3)
 
     @njit
-    def sketch_loop(k, us, h_us):
+    def units_loop(k, us, f_us, c_behind, h_us, h_peak, ever, peak):
         for i in range(k // us.shape[3] + 1):
-            accumulate_month_sketches(us, us.shape[3], 1e6, h_us)
+            if i % 200 == 199:
+                h_us[:] = 0  # uint16 counts
+            accumulate_units(0.5, 1e6, us, us.shape[3], f_us, c_behind, h_us, h_peak, ever, peak)
 
     full = _timed(sampler(_variant(None)), n)
     rows = [("sampler, all scenarios (simulate_path)", full),
@@ -132,9 +136,9 @@ def main():
     rows.append(("  remainder: regimes, events, demand, allocation (3.1-3.3, 3.6-3.7)",
                  full - sum(t for _, t in rows[1:])))
     rows.append(("statistics per path (accumulate_path)",
-                 _timed(lambda k: fold_loop(k, us, owed, exh, reg, *acc), n)))
-    rows.append(("monthly sketches (accumulate_month_sketches)",
-                 _timed(lambda k: sketch_loop(k, us, h_us), n)))
+                 _timed(lambda k: fold_loop(k, owed, exh, reg, *acc), n)))
+    rows.append(("units behind: sums, counts, sketches (accumulate_units)",
+                 _timed(lambda k: units_loop(k, us, *units), n)))
     print(f"configs/base.toml: {S} scenarios x {T} months, one thread, {n} paths")
     for name, us_per_path in rows:
         print(f"{name:<62} {us_per_path:8.1f} us/path")

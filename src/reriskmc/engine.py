@@ -131,12 +131,12 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     k0, k1 = seed_key(seed)
 
     work = make_work(pk, n_lanes)
-    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, S, P, M, T)),
+    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, S, T * P * M)),
             np.empty((n_lanes, S, M, T), np.bool_), np.empty((n_lanes, S, T), np.int64),
             np.empty((n_lanes, SKETCH_BATCH), np.bool_), np.empty((n_lanes, SKETCH_BATCH)))
     n_chunks = block_paths // CHUNK
     f_us = np.empty((n_chunks, 2, S, P, T))
-    f_owed = np.empty((n_chunks, 2, S, P, M, T))
+    f_owed = np.empty((n_chunks, 2, S, T * P * M))
     c_behind = np.zeros((n_lanes, S, P, T), np.int64)
     c_exh = np.zeros((n_lanes, S, M, T), np.int64)
     c_reg = np.zeros((n_lanes, S, R, T), np.int64)
@@ -145,7 +145,7 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     h_peak_us = np.zeros((n_lanes, S, P, N_BUCKETS), np.int32)
     h_peak_owed = np.zeros((n_lanes, S, P, M, N_BUCKETS), np.int32)
     us_sum = np.zeros((2, S, P, T))
-    owed_sum = np.zeros((2, S, P, M, T))
+    owed_sum = np.zeros((2, S, T * P * M))
 
     t0 = time.perf_counter()
     done = 0
@@ -167,7 +167,7 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     return Stats(
         n_paths=n_paths,
         us_sum=np.moveaxis(us_sum, 0, -1).copy(),
-        owed_sum=np.moveaxis(owed_sum, 0, -1).copy(),
+        owed_sum=np.ascontiguousarray(owed_sum.reshape(2, S, T, P, M).transpose(1, 3, 4, 2, 0)),
         behind=c_behind.sum(axis=0),
         exhausted=c_exh.sum(axis=0),
         regime=c_reg.sum(axis=0),
@@ -193,10 +193,11 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     S, P, M, T = (int(d[i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T))
     work = work_of(make_work(pk, 1), 0)
     us = np.empty((S, P, T, 1))
-    out = dict(shortfall_t=np.empty((S, P, M, T)),
+    owed = np.empty((S, T * P * M))
+    out = dict(
                stock_exhausted=np.empty((S, M, T), np.bool_), regime=np.empty((S, T), np.int64))
     k0, k1 = seed_key(seed)
-    simulate_path(pk, work, k0, k1, path, us, 0, out["shortfall_t"],
-                  out["stock_exhausted"], out["regime"])
+    simulate_path(pk, work, k0, k1, path, us, 0, owed, out["stock_exhausted"], out["regime"])
+    out["shortfall_t"] = np.ascontiguousarray(owed.reshape(S, T, P, M).transpose(0, 2, 3, 1))
     out["units_short"] = us[..., 0]
     return out

@@ -22,7 +22,7 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     holds a batch of paths' units behind side by side, float64[n_lanes, S, P, T, batch],
     batch dividing ``chunk``, and traj[4], traj[5] are [n_lanes, batch] bool and float64);
     k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
-    out_f_us : float64[n_chunks, 2, S, P, T], out_f_owed : float64[n_chunks, 2, S, P, M, T]
+    out_f_us : float64[n_chunks, 2, S, P, T], out_f_owed : float64[n_chunks, 2, S, T * P * M]
     (sums and sums of squares; zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
     accumulators, added to (not zeroed); out_h_us may be uint16, so a block must hold
     fewer than 65,536 paths.

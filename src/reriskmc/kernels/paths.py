@@ -56,6 +56,8 @@ def make_work(pk, n_lanes=1):
         ((3, P, M), np.float64),           # 12 per unit: t of material, its inverse; t/month scheduled
         ((2, P), np.float64),              # 13 rate (units/month), most units a month can build
         ((3, max(K, 1)), np.float64),      # 14 source: full output t/month, first month, 1/ramp
+        ((P,), np.bool_),                  # 15 programme is DX-rated
+        ((4, M), np.float64),              # 16 the month's demand, DX demand, DX share, DO share
     )
     arrays, pads = [], []
     for shape, dtype in shapes:
@@ -69,12 +71,12 @@ def make_work(pk, n_lanes=1):
 @jit(inline="always")
 def work_of(w, lane):
     """One lane's scratch tuple out of :func:`make_work`'s arrays."""
-    pad = w[15]
+    pad = w[17]
     return (w[0][lane * pad[0]], w[1][lane * pad[1]], w[2][lane * pad[2]], w[3][lane * pad[3]],
             w[4][lane * pad[4]], w[5][lane * pad[5]], w[6][lane * pad[6]], w[7][lane * pad[7]],
             w[8][lane * pad[8]], w[9][lane * pad[9]], w[10][lane * pad[10]],
             w[11][lane * pad[11]], w[12][lane * pad[12]], w[13][lane * pad[13]],
-            w[14][lane * pad[14]])
+            w[14][lane * pad[14]], w[15][lane * pad[15]], w[16][lane * pad[16]])
 
 
 @jit(inline="always")
@@ -125,7 +127,9 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
     out_us : float64[S, P, T, n_cols] units behind schedule at the end of each month,
     in column ``col`` (the engine keeps a batch of paths side by side, see
     reduce.accumulate_units)
-    out_owed : float64[S, P, M, T] material owed (requirement minus allocation to date), t
+    out_owed : float64[S, T * P * M] material owed (requirement minus allocation to date),
+    t, at [s, (t * P + p) * M + m]: month-major and flat, so that each month writes one
+    contiguous stretch and reduce.accumulate_path sums whole rows in vector instructions
     out_exh : bool[S, M, T] stocks exhausted at least once by the end of the month
     out_reg : int64[S, T] the month's regime
 
@@ -138,7 +142,7 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
     thp, u_month, qualified, waived = work[0], work[2], work[3], work[4]
     ev, lic, stocks, first_short, pm, prog, exh_ever = (
         work[5], work[6], work[7], work[8], work[9], work[10], work[11])
-    pre_pm, pre_p, pre_k = work[12], work[13], work[14]
+    pre_pm, pre_p, pre_k, is_dx, per_m = work[12], work[13], work[14], work[15], work[16]
     R, C, M, K = dims[L.D_R], dims[L.D_C], dims[L.D_M], dims[L.D_K]
     P, E, T = dims[L.D_P], dims[L.D_E], dims[L.D_T]
     # the month's uniforms: regime step, events (2 each), concession, licences (3 each);
@@ -182,6 +186,7 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
     for p in range(P):
         prog[0, p] = 0.0
         prog[1, p] = 0.0
+        is_dx[p] = struct[s, i_prio + p] == 0
         pre_p[0, p] = thp[s, f_upy + p] / 12.0
         pre_p[1, p] = pre_p[0, p] * (1.0 + thp[s, f_cu + p])
         for m in range(M):
@@ -264,7 +269,10 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
                 inv_ramp = pre_k[2, k]
                 ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - pre_k[1, k] + 1.0) * inv_ramp)
                 stocks[2, struct[s, off_i[L.I_SRC_MATERIAL] + k]] += pre_k[0, k] * ramp
-        # -- 3.6 demand
+        # -- 3.6 demand, summed per material in programme order (all and DX only)
+        for m in range(M):
+            per_m[0, m] = 0.0
+            per_m[1, m] = 0.0
         for p in range(P):
             if struct[s, i_ps + p] <= t <= struct[s, i_pe + p]:
                 prog[0, p] += pre_p[0, p]
@@ -273,12 +281,14 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
             w = max(0.0, min(prog[0, p] - prog[1, p], pre_p[1, p]))
             prog[2, p] = w
             for m in range(M):
-                pm[3, p, m] = max(0.0, w * pre_pm[0, p, m] - pm[0, p, m])
+                d = max(0.0, w * pre_pm[0, p, m] - pm[0, p, m])
+                pm[3, p, m] = d
+                per_m[0, m] += d
+                if is_dx[p]:
+                    per_m[1, m] += d
         # -- 3.7 allocation and stocks
         for m in range(M):
-            demand = 0.0
-            for p in range(P):
-                demand += pm[3, p, m]
+            demand = per_m[0, m]
             avail = stocks[2, m]
             if avail >= demand:
                 cap = thp[s, off_f[L.F_BUFFER_CAP] + m]
@@ -306,10 +316,7 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
                         stocks[1, m] -= draw
                         avail += draw
             # DPAS: DX first, then DO; pro rata within a class
-            dx = 0.0
-            for p in range(P):
-                if struct[s, i_prio + p] == 0:
-                    dx += pm[3, p, m]
+            dx = per_m[1, m]
             do = demand - dx
             if dx <= avail:
                 share_dx = 1.0
@@ -318,13 +325,16 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
             else:
                 share_dx = avail / dx
                 share_do = 0.0
-            for p in range(P):
-                pm[4, p, m] = pm[3, p, m] * (share_dx if struct[s, i_prio + p] == 0 else share_do)
+            per_m[2, m] = share_dx
+            per_m[3, m] = share_do
             if stocks[0, m] + stocks[1, m] <= EXHAUSTED_T:
                 exh_ever[m] = True
             out_exh[s, m, t] = exh_ever[m]
         # -- 3.8 build (Leontief) and 3.9 record
         for p in range(P):
+            share = 2 if is_dx[p] else 3
+            for m in range(M):
+                pm[4, p, m] = pm[3, p, m] * per_m[share, m]
             b = prog[2, p]
             for m in range(M):
                 if pre_pm[0, p, m] > 0.0:
@@ -333,7 +343,7 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
             for m in range(M):
                 pm[0, p, m] = max(0.0, pm[0, p, m] + pm[4, p, m] - b * pre_pm[0, p, m])
                 pm[2, p, m] += pm[4, p, m]
-                out_owed[s, p, m, t] = max(0.0, pm[1, p, m] - pm[2, p, m])
+                out_owed[s, (t * P + p) * M + m] = max(0.0, pm[1, p, m] - pm[2, p, m])
             out_us[s, p, t, col] = max(0.0, prog[0, p] - prog[1, p])
         out_reg[s, t] = r
 
@@ -344,8 +354,8 @@ def simulate_path(pk, work, k0, k1, path, out_us, col, out_owed, out_exh, out_re
 
     pk : the packed tuple (``Packed.as_tuple()``); work : from :func:`make_work`;
     k0, k1 : uint64 seed key; path : int, the path index.
-    out_us : float64[S, P, T, n_cols], written in column ``col``; out_owed : float64[S, P,
-    M, T]; out_exh : bool[S, M, T]; out_reg : int64[S, T]; all written in place.
+    out_us : float64[S, P, T, n_cols], written in column ``col``; out_owed : float64[S,
+    T * P * M]; out_exh : bool[S, M, T]; out_reg : int64[S, T]; all written in place.
     """
     draw_path(pk, work, k0, k1, path)
     for s in range(pk[0][L.D_S]):
