@@ -55,9 +55,10 @@ def make_work(pk, n_lanes=1):
         ((M,), np.bool_),                  # 11 stocks exhausted ever
         ((3, P, M), np.float64),           # 12 per unit: t of material, its inverse; t/month scheduled
         ((2, P), np.float64),              # 13 rate (units/month), most units a month can build
-        ((3, max(K, 1)), np.float64),      # 14 source: full output t/month, first month, 1/ramp
-        ((P,), np.bool_),                  # 15 programme is DX-rated
-        ((4, M), np.float64),              # 16 the month's demand, DX demand, DX share, DO share
+        ((P,), np.bool_),                  # 14 programme is DX-rated
+        ((4, M), np.float64),              # 15 the month's demand, DX demand, DX share, DO share
+        ((S, M, T), np.float64),           # 16 recycling and imports from China, t/month
+        ((S, max(K, 1), T), np.float64),   # 17 each other source's deliveries, t/month
     )
     arrays, pads = [], []
     for shape, dtype in shapes:
@@ -71,12 +72,13 @@ def make_work(pk, n_lanes=1):
 @jit(inline="always")
 def work_of(w, lane):
     """One lane's scratch tuple out of :func:`make_work`'s arrays."""
-    pad = w[17]
+    pad = w[18]
     return (w[0][lane * pad[0]], w[1][lane * pad[1]], w[2][lane * pad[2]], w[3][lane * pad[3]],
             w[4][lane * pad[4]], w[5][lane * pad[5]], w[6][lane * pad[6]], w[7][lane * pad[7]],
             w[8][lane * pad[8]], w[9][lane * pad[9]], w[10][lane * pad[10]],
             w[11][lane * pad[11]], w[12][lane * pad[12]], w[13][lane * pad[13]],
-            w[14][lane * pad[14]], w[15][lane * pad[15]], w[16][lane * pad[16]])
+            w[14][lane * pad[14]], w[15][lane * pad[15]], w[16][lane * pad[16]],
+            w[17][lane * pad[17]])
 
 
 @jit(inline="always")
@@ -120,43 +122,24 @@ def _sample_row(cum_trans, s, mi, r0, u):
 
 
 @jit(inline="always")
-def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
-    """Run scenario ``s`` of the path drawn into ``work`` (see :func:`draw_path`).
+def china_supply(pk, work, s, out_reg):
+    """Sections 3.1-3.4 of scenario ``s``: regimes, events, the linkage and the licences.
 
-    Writes row ``s`` of, in place:
-    out_us : float64[S, P, T, n_cols] units behind schedule at the end of each month,
-    in column ``col`` (the engine keeps a batch of paths side by side, see
-    reduce.accumulate_units)
-    out_owed : float64[S, T * P * M] material owed (requirement minus allocation to date),
-    t, at [s, (t * P + p) * M + m]: month-major and flat, so that each month writes one
-    contiguous stretch and reduce.accumulate_path sums whole rows in vector instructions
-    out_exh : bool[S, M, T] stocks exhausted at least once by the end of the month
-    out_reg : int64[S, T] the month's regime
-
-    Arrays are indexed in full (``thp[s, k]``), never sliced into local views: a view
-    costs an atomic reference-count update, and with several threads those updates on
-    the same arrays made two threads no faster than one (measured).
+    Writes the scenario's row of work[16], float64[S, M, T]: each month's recycling plus
+    licensed imports from China (tonnes), and of out_reg int64[S, T], the month's regime.
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
-    thp, u_month, qualified, waived = work[0], work[2], work[3], work[4]
-    ev, lic, stocks, first_short, pm, prog, exh_ever = (
-        work[5], work[6], work[7], work[8], work[9], work[10], work[11])
-    pre_pm, pre_p, pre_k, is_dx, per_m = work[12], work[13], work[14], work[15], work[16]
-    R, C, M, K = dims[L.D_R], dims[L.D_C], dims[L.D_M], dims[L.D_K]
-    P, E, T = dims[L.D_P], dims[L.D_E], dims[L.D_T]
+    thp, u_month, waived, ev, lic, china = work[0], work[2], work[4], work[5], work[6], work[16]
+    R, C, M = dims[L.D_R], dims[L.D_C], dims[L.D_M]
+    E, T = dims[L.D_E], dims[L.D_T]
     # the month's uniforms: regime step, events (2 each), concession, licences (3 each);
     # the same offsets as layout.month_slots
     u_ev = 1
     u_conc = 1 + 2 * E
     u_lic = u_conc + 1
-
-    # -- offsets of the blocks read below
     f_flow, f_lag, f_term = off_f[L.F_FLOW], off_f[L.F_LAG], off_f[L.F_TERM]
     f_pa, f_pac, f_prv = off_f[L.F_P_APPROVE], off_f[L.F_P_APPROVE_CONC], off_f[L.F_P_REVOKE]
-    f_kg, f_upy, f_cu = off_f[L.F_KG], off_f[L.F_UNITS_PER_YEAR], off_f[L.F_CATCH_UP]
-    i_prio, i_ps, i_pe = off_i[L.I_PRIORITY], off_i[L.I_PROG_START], off_i[L.I_PROG_END]
-
 
     # -- 2. state at the start of the path
     r = struct[s, off_i[L.I_INITIAL]]
@@ -175,34 +158,6 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
         else:
             lic[0, idx] = IDLE
             lic[1, idx] = 0
-    for m in range(M):
-        stocks[0, m] = thp[s, off_f[L.F_BUFFER0] + m]
-        stocks[1, m] = thp[s, off_f[L.F_STOCK0] + m]
-        first_short[m] = -1
-        exh_ever[m] = False
-    # Per-path constants, computed once: the month loop then multiplies instead of
-    # dividing (a division costs about ten multiplications, and numba may not turn
-    # x / 1000 into x * 0.001 without fastmath).
-    for p in range(P):
-        prog[0, p] = 0.0
-        prog[1, p] = 0.0
-        is_dx[p] = struct[s, i_prio + p] == 0
-        pre_p[0, p] = thp[s, f_upy + p] / 12.0
-        pre_p[1, p] = pre_p[0, p] * (1.0 + thp[s, f_cu + p])
-        for m in range(M):
-            pm[0, p, m] = 0.0
-            pm[1, p, m] = 0.0
-            pm[2, p, m] = 0.0
-            pre_pm[0, p, m] = thp[s, f_kg + p * M + m] / 1000.0
-            pre_pm[1, p, m] = 1.0 / pre_pm[0, p, m] if pre_pm[0, p, m] > 0.0 else 0.0
-            pre_pm[2, p, m] = pre_p[0, p] * pre_pm[0, p, m]
-    for k in range(K):
-        pre_k[0, k] = (thp[s, off_f[L.F_SRC_CAPACITY] + k] / 12.0 * thp[s, off_f[L.F_SRC_YIELD] + k]
-                       * thp[s, off_f[L.F_SRC_SHARE] + k])
-        pre_k[1, k] = (struct[s, off_i[L.I_SRC_START] + k] + thp[s, off_f[L.F_SRC_SLIP] + k]
-                        + thp[s, off_f[L.F_SRC_QUAL_MONTHS] + k])
-        ramp_months = thp[s, off_f[L.F_SRC_RAMP] + k]
-        pre_k[2, k] = 1.0 / ramp_months if ramp_months > 0.0 else -1.0
     dfars_month = struct[s, off_i[L.I_DFARS_MONTH]]
     no_waiver = not waived[s]
 
@@ -230,9 +185,9 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
         if (not conceded and struct[s, off_i[L.I_TALKS] + r] != 0
                 and u_month[t, u_conc] < thp[s, off_f[L.F_P_CONCESSION]]):
             conceded = True
-        # -- 3.4 licences (and recycling, the first part of 3.5)
+        # -- 3.4 licences, plus recycling (the first part of 3.5)
         for m in range(M):
-            stocks[2, m] = thp[s, off_f[L.F_RECYCLING] + m]
+            supply = thp[s, off_f[L.F_RECYCLING] + m]
             china_ok = not (struct[s, off_i[L.I_DFARS_APPLIES] + m] != 0 and t >= dfars_month and no_waiver)
             for c in range(C):
                 idx = m * C + c
@@ -262,13 +217,82 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
                                or struct[s, off_i[L.I_CH_OPEN] + c * R + r] != 0
                                or (conceded and opens_fast))
                     flow = thp[s, f_flow + idx]
-                    stocks[2, m] += flow if is_open else flow * thp[s, off_f[L.F_LEAKAGE] + m]
-        # -- 3.5 non-Chinese sources
+                    supply += flow if is_open else flow * thp[s, off_f[L.F_LEAKAGE] + m]
+            china[s, m, t] = supply
+        out_reg[s, t] = r
+
+
+@jit(inline="always")
+def other_supply(pk, work, s):
+    """Section 3.5 of scenario ``s``: what each non-Chinese source delivers.
+
+    Writes the scenario's row of work[17], float64[S, K, T], in tonnes a month.
+    """
+    (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
+     cum_trans, sketch) = pk
+    thp, qualified, src = work[0], work[3], work[17]
+    K, T = dims[L.D_K], dims[L.D_T]
+    for k in range(K):
+        output = (thp[s, off_f[L.F_SRC_CAPACITY] + k] / 12.0 * thp[s, off_f[L.F_SRC_YIELD] + k]
+                  * thp[s, off_f[L.F_SRC_SHARE] + k])
+        first = (struct[s, off_i[L.I_SRC_START] + k] + thp[s, off_f[L.F_SRC_SLIP] + k]
+                 + thp[s, off_f[L.F_SRC_QUAL_MONTHS] + k])
+        ramp_months = thp[s, off_f[L.F_SRC_RAMP] + k]
+        inv_ramp = 1.0 / ramp_months if ramp_months > 0.0 else -1.0
+        for t in range(T):
+            if qualified[s, k] and t >= first:
+                ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - first + 1.0) * inv_ramp)
+                src[s, k, t] = output * ramp
+            else:
+                src[s, k, t] = 0.0
+
+
+@jit(inline="always")
+def allocate_and_build(pk, work, s, out_us, col, out_owed, out_exh):
+    """Sections 3.5 (the month's supply) to 3.9 of scenario ``s``, from the supply that
+    :func:`china_supply` and :func:`other_supply` wrote: stocks, demand, allocation and
+    builds. Writes the scenario's rows of ``out_us``, ``out_owed`` and ``out_exh`` (see
+    :func:`run_scenario`).
+    """
+    (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
+     cum_trans, sketch) = pk
+    thp, stocks, first_short, pm, prog, exh_ever = (
+        work[0], work[7], work[8], work[9], work[10], work[11])
+    pre_pm, pre_p, is_dx, per_m = work[12], work[13], work[14], work[15]
+    china, src = work[16], work[17]
+    M, K, P, T = dims[L.D_M], dims[L.D_K], dims[L.D_P], dims[L.D_T]
+    f_kg, f_upy, f_cu = off_f[L.F_KG], off_f[L.F_UNITS_PER_YEAR], off_f[L.F_CATCH_UP]
+    i_prio, i_ps, i_pe = off_i[L.I_PRIORITY], off_i[L.I_PROG_START], off_i[L.I_PROG_END]
+    i_src_mat = off_i[L.I_SRC_MATERIAL]
+
+    for m in range(M):
+        stocks[0, m] = thp[s, off_f[L.F_BUFFER0] + m]
+        stocks[1, m] = thp[s, off_f[L.F_STOCK0] + m]
+        first_short[m] = -1
+        exh_ever[m] = False
+    # Per-path constants, computed once: the month loop then multiplies instead of
+    # dividing (a division costs about ten multiplications, and numba may not turn
+    # x / 1000 into x * 0.001 without fastmath).
+    for p in range(P):
+        prog[0, p] = 0.0
+        prog[1, p] = 0.0
+        is_dx[p] = struct[s, i_prio + p] == 0
+        pre_p[0, p] = thp[s, f_upy + p] / 12.0
+        pre_p[1, p] = pre_p[0, p] * (1.0 + thp[s, f_cu + p])
+        for m in range(M):
+            pm[0, p, m] = 0.0
+            pm[1, p, m] = 0.0
+            pm[2, p, m] = 0.0
+            pre_pm[0, p, m] = thp[s, f_kg + p * M + m] / 1000.0
+            pre_pm[1, p, m] = 1.0 / pre_pm[0, p, m] if pre_pm[0, p, m] > 0.0 else 0.0
+            pre_pm[2, p, m] = pre_p[0, p] * pre_pm[0, p, m]
+
+    for t in range(T):
+        # -- 3.5 the month's supply: recycling and China, then the other sources
+        for m in range(M):
+            stocks[2, m] = china[s, m, t]
         for k in range(K):
-            if qualified[s, k] and t >= pre_k[1, k]:
-                inv_ramp = pre_k[2, k]
-                ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - pre_k[1, k] + 1.0) * inv_ramp)
-                stocks[2, struct[s, off_i[L.I_SRC_MATERIAL] + k]] += pre_k[0, k] * ramp
+            stocks[2, struct[s, i_src_mat + k]] += src[s, k, t]
         # -- 3.6 demand, summed per material in programme order (all and DX only)
         for m in range(M):
             per_m[0, m] = 0.0
@@ -345,7 +369,51 @@ def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
                 pm[2, p, m] += pm[4, p, m]
                 out_owed[s, (t * P + p) * M + m] = max(0.0, pm[1, p, m] - pm[2, p, m])
             out_us[s, p, t, col] = max(0.0, prog[0, p] - prog[1, p])
-        out_reg[s, t] = r
+
+
+
+
+@jit(inline="always")
+def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
+    """Run scenario ``s`` of the path drawn into ``work`` (see :func:`draw_path`).
+
+    Writes row ``s`` of, in place:
+    out_us : float64[S, P, T, n_cols] units behind schedule at the end of each month,
+    in column ``col`` (the engine keeps a batch of paths side by side, see
+    reduce.accumulate_units)
+    out_owed : float64[S, T * P * M] material owed (requirement minus allocation to date),
+    t, at [s, (t * P + p) * M + m]: month-major and flat, so that each month writes one
+    contiguous stretch and reduce.accumulate_path sums whole rows in vector instructions
+    out_exh : bool[S, M, T] stocks exhausted at least once by the end of the month
+    out_reg : int64[S, T] the month's regime
+
+    A scenario that changes nothing upstream of a supply stage shares that stage with an
+    earlier scenario (its *twin*, found by ``pack``): on the same path's random numbers
+    the stage's result is the same, so it is copied, not recomputed.
+
+    Arrays are indexed in full (``thp[s, k]``), never sliced into local views: a view
+    costs an atomic reference-count update, and with several threads those updates on
+    the same arrays made two threads no faster than one (measured).
+    """
+    dims, off_i, struct = pk[0], pk[2], pk[9]
+    M, K, T = dims[L.D_M], dims[L.D_K], dims[L.D_T]
+    china, src = work[16], work[17]
+    twin = struct[s, off_i[L.I_TWIN_CHINA]]
+    if twin < 0:
+        china_supply(pk, work, s, out_reg)
+    else:
+        for t in range(T):
+            out_reg[s, t] = out_reg[twin, t]
+            for m in range(M):
+                china[s, m, t] = china[twin, m, t]
+    twin = struct[s, off_i[L.I_TWIN_SOURCES]]
+    if twin < 0:
+        other_supply(pk, work, s)
+    else:
+        for k in range(K):
+            for t in range(T):
+                src[s, k, t] = src[twin, k, t]
+    allocate_and_build(pk, work, s, out_us, col, out_owed, out_exh)
 
 
 @jit(inline="always")
