@@ -79,14 +79,20 @@ def accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_
                 total = f_us[0, s, p, t]
                 squares = f_us[1, s, p, t]
                 behind = 0
+                zeros = 0
                 for i in range(n):
                     v = us_batch[s, p, t, i]
                     total += v
                     squares += v * v
-                    h_us[s, p, t, bucket(v, inv_floor_units)] += 1
+                    b = bucket(v, inv_floor_units)
+                    if b == 0:
+                        zeros += 1  # most rows are mostly zeros: count them in a register
+                    else:
+                        h_us[s, p, t, b] += 1
                     ever[i] = ever[i] or v > tol
                     behind += ever[i]
                     peak[i] = max(peak[i], v)
+                h_us[s, p, t, 0] += zeros
                 f_us[0, s, p, t] = total
                 f_us[1, s, p, t] = squares
                 c_behind[s, p, t] += behind
