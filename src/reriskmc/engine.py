@@ -27,7 +27,7 @@ DEFAULT_BLOCK = 64 * CHUNK
 #: fewer paths than a uint16 can count.
 MAX_BLOCK = 64 * 1024 - CHUNK
 #: paths whose monthly sketches are updated together, kept side by side (divides CHUNK)
-SKETCH_BATCH = 256
+SKETCH_BATCH = 128
 
 
 @dataclass
