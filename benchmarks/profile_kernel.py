@@ -68,11 +68,11 @@ def _fold_loop(k, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_owed):
 
 
 @njit
-def _units_loop(k, us, f_us, c_behind, h_us, h_peak, ever, peak):
+def _units_loop(k, us, f_us, c_behind, h_us, h_peak, peak):
     for i in range(k // us.shape[3] + 1):
         if i % 200 == 199:
             h_us[:] = 0  # uint16 counts
-        accumulate_units(0.5, 1e6, us, us.shape[3], f_us, c_behind, h_us, h_peak, ever, peak)
+        accumulate_units(0.5, 1e6, us, us.shape[3], f_us, c_behind, h_us, h_peak, peak)
 
 
 def main():
@@ -103,7 +103,7 @@ def main():
            np.zeros((S, P, M, N_BUCKETS), np.int32))
     units = (np.zeros((2, S, P, T)), np.zeros((S, P, T), np.int64),
              np.zeros((S, P, T, N_BUCKETS), np.uint16), np.zeros((S, P, N_BUCKETS), np.int32),
-             np.zeros(batch, np.bool_), np.zeros(batch))
+             np.zeros(batch))
 
     rows = [
         ("sampler, all scenarios (simulate_path)", upto[3]),

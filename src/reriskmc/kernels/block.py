@@ -20,7 +20,7 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
 
     pk : packed tuple; work, traj : per-lane scratch (``paths.make_work``, engine; traj[0]
     holds a batch of paths' units behind side by side, float64[n_lanes, S, P, T, batch],
-    batch dividing ``chunk``, and traj[4], traj[5] are [n_lanes, batch] bool and float64);
+    batch dividing ``chunk``, and traj[4] is float64[n_lanes, batch] scratch);
     k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
     out_f_us : float64[n_chunks, 2, S, P, T], out_f_owed : float64[n_chunks, 2, S, T * P * M]
     (sums and sums of squares; zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
@@ -35,7 +35,7 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     for lane in prange(n_lanes):
         w = work_of(work, lane)
         us_batch, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
-        ever, peak = traj[4][lane], traj[5][lane]
+        peak = traj[4][lane]
         batch = us_batch.shape[3]
         # this lane's accumulators, sliced once (a view costs an atomic refcount update)
         c_behind, c_exh, c_reg = out_c_behind[lane], out_c_exh[lane], out_c_reg[lane]
@@ -52,4 +52,4 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
                     simulate_path(pk, w, k0, k1, path0 + b0 + j, us_batch, j, owed, exh, reg)
                     accumulate_path(inv_floor_t, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_owed)
                 accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_peak_us,
-                                 ever, peak)
+                                 peak)

@@ -51,8 +51,7 @@ def bucket_bounds(floor: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 @jit(inline="always")
-def accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_peak_us,
-                     ever, peak):
+def accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_peak_us, peak):
     """Fold a batch of paths' monthly units behind schedule into their statistics.
 
     us_batch : float64[S, P, T, >= n], the batch's first ``n`` paths side by side (in
@@ -61,7 +60,7 @@ def accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_
     c_behind int64[S, P, T] (paths behind at least once by month t), h_us uint16 or
     int32 [S, P, T, B] (monthly sketches; the caller empties uint16 counts before they
     can overflow), h_peak_us int32[S, P, B] (sketch of each path's peak).
-    ever : bool[>= n], peak : float64[>= n]: scratch.
+    peak : float64[>= n]: scratch.
 
     Row by row, with the batch's paths side by side in memory: the monthly sketches of
     all (scenario, programme, month) rows are far larger than the CPU caches, and one
@@ -73,7 +72,6 @@ def accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_
     for s in range(S):
         for p in range(P):
             for i in range(n):
-                ever[i] = False
                 peak[i] = 0.0
             for t in range(T):
                 total = f_us[0, s, p, t]
@@ -89,9 +87,8 @@ def accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_
                         zeros += 1  # most rows are mostly zeros: count them in a register
                     else:
                         h_us[s, p, t, b] += 1
-                    ever[i] = ever[i] or v > tol
-                    behind += ever[i]
-                    peak[i] = max(peak[i], v)
+                    peak[i] = max(peak[i], v)  # the path's peak so far
+                    behind += peak[i] > tol  # behind at least once by month t
                 h_us[s, p, t, 0] += zeros
                 f_us[0, s, p, t] = total
                 f_us[1, s, p, t] = squares
