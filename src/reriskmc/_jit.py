@@ -2,8 +2,11 @@
 
 - ``cache=True`` everywhere, with a cache directory that works whether the package is
   installed editable or not (``NUMBA_CACHE_DIR`` if the user set it, else
-  ``$XDG_CACHE_HOME/reriskmc/numba`` or ``~/.cache/reriskmc/numba``): a second run
-  compiles nothing.
+  ``$XDG_CACHE_HOME/reriskmc/numba/<key>`` or ``~/.cache/reriskmc/numba/<key>``): a
+  second run compiles nothing. The key hashes the kernel sources: numba checks only
+  the file that defines a cached function, not the files of the functions inlined into
+  it, so after an edit to ``kernels/paths.py`` alone the block kernel would otherwise
+  load stale code (found when it did).
 - no ``fastmath``: results must be bit-identical for any thread count and block size,
   and the model is branch-heavy, so reassociation would buy little.
 - ``error_model="numpy"``: division by zero gives inf/nan instead of raising, which
@@ -15,9 +18,24 @@ from __future__ import annotations
 import os
 
 
+def source_key() -> str:
+    """A short hash of every compiled source file (this module and ``kernels/``)."""
+    import hashlib
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    kernels = os.path.join(here, "kernels")
+    files = [os.path.abspath(__file__)] + sorted(
+        os.path.join(kernels, f) for f in os.listdir(kernels) if f.endswith(".py"))
+    h = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as f:
+            h.update(os.path.basename(path).encode() + b"\0" + f.read())
+    return h.hexdigest()[:16]
+
+
 def cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "reriskmc", "numba")
+    return os.path.join(base, "reriskmc", "numba", source_key())
 
 
 os.environ.setdefault("NUMBA_CACHE_DIR", cache_dir())

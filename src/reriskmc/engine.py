@@ -113,7 +113,7 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     import numba
 
     from .kernels.block import simulate_block
-    from .kernels.paths import make_work
+    from .kernels.paths import GROUP, make_work
     from .kernels.reduce import N_BUCKETS
     from .kernels.rng import seed_key
 
@@ -131,8 +131,8 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     k0, k1 = seed_key(seed)
 
     work = make_work(pk, n_lanes)
-    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, S, T * P * M)),
-            np.empty((n_lanes, S, M, T), np.bool_), np.empty((n_lanes, S, T), np.int64),
+    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, GROUP, S, T * P * M)),
+            np.empty((n_lanes, GROUP, S, M, T), np.bool_), np.empty((n_lanes, GROUP, S, T), np.int64),
             np.empty((n_lanes, SKETCH_BATCH)))
     n_chunks = block_paths // CHUNK
     f_us = np.empty((n_chunks, 2, S, P, T))
@@ -184,7 +184,7 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     Returns a dict of arrays: ``units_short`` [S, P, T], ``shortfall_t`` [S, P, M, T],
     ``stock_exhausted`` [S, M, T], ``regime`` [S, T].
     """
-    from .kernels.paths import make_work, simulate_path, work_of
+    from .kernels.paths import make_work, simulate_group, work_of
     from .kernels.rng import seed_key
 
     packed = packed or pack(config)
@@ -193,11 +193,11 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     S, P, M, T = (int(d[i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T))
     work = work_of(make_work(pk, 1), 0)
     us = np.empty((S, P, T, 1))
-    owed = np.empty((S, T * P * M))
-    out = dict(
-               stock_exhausted=np.empty((S, M, T), np.bool_), regime=np.empty((S, T), np.int64))
+    owed = np.empty((1, S, T * P * M))
+    exh = np.empty((1, S, M, T), np.bool_)
+    reg = np.empty((1, S, T), np.int64)
     k0, k1 = seed_key(seed)
-    simulate_path(pk, work, k0, k1, path, us, 0, owed, out["stock_exhausted"], out["regime"])
-    out["shortfall_t"] = np.ascontiguousarray(owed.reshape(S, T, P, M).transpose(0, 2, 3, 1))
-    out["units_short"] = us[..., 0]
-    return out
+    simulate_group(pk, work, k0, k1, path, 1, us, 0, owed, exh, reg)
+    return dict(units_short=us[..., 0],
+                shortfall_t=np.ascontiguousarray(owed[0].reshape(S, T, P, M).transpose(0, 2, 3, 1)),
+                stock_exhausted=exh[0], regime=reg[0])

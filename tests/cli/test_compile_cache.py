@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from reriskmc._jit import source_key
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
@@ -37,4 +39,20 @@ def test_cache_dir__defaults_to_a_user_cache_folder(tmp_path):
     env["XDG_CACHE_HOME"] = str(tmp_path)
     code = "import reriskmc._jit, numba; print(numba.config.CACHE_DIR)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert out.stdout.strip() == str(tmp_path / "reriskmc" / "numba")
+    assert out.stdout.strip() == str(tmp_path / "reriskmc" / "numba" / source_key())
+
+
+def test_cache_dir__changes_with_any_kernel_source(tmp_path, monkeypatch):
+    """numba would miss an edit to an inlined function's file; the cache key does not."""
+    import shutil
+
+    import reriskmc._jit as jit_module
+
+    pkg = tmp_path / "reriskmc"
+    shutil.copytree(Path(jit_module.__file__).parent, pkg,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(jit_module, "__file__", str(pkg / "_jit.py"))
+    before = source_key()
+    with open(pkg / "kernels" / "paths.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert source_key() != before

@@ -8,7 +8,7 @@ row of ``out_f_*``, integer statistics to the lane's own row of ``out_c_*``/``ou
 from __future__ import annotations
 
 from .._jit import pjit, prange
-from .paths import simulate_path, work_of
+from .paths import GROUP, simulate_group, work_of
 from .reduce import accumulate_path, accumulate_units
 
 
@@ -20,7 +20,9 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
 
     pk : packed tuple; work, traj : per-lane scratch (``paths.make_work``, engine; traj[0]
     holds a batch of paths' units behind side by side, float64[n_lanes, S, P, T, batch],
-    batch dividing ``chunk``, and traj[4] is float64[n_lanes, batch] scratch);
+    batch dividing ``chunk``; traj[1], traj[2], traj[3] a group's owed tonnes, exhausted
+    flags and regimes, [n_lanes, GROUP, ...] (see ``paths.simulate_group``); traj[4]
+    float64[n_lanes, batch] scratch);
     k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
     out_f_us : float64[n_chunks, 2, S, P, T], out_f_owed : float64[n_chunks, 2, S, T * P * M]
     (sums and sums of squares; zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
@@ -48,8 +50,11 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
             end = min(n_paths, (ci + 1) * chunk)
             for b0 in range(ci * chunk, end, batch):
                 n = min(batch, end - b0)
-                for j in range(n):
-                    simulate_path(pk, w, k0, k1, path0 + b0 + j, us_batch, j, owed, exh, reg)
-                    accumulate_path(inv_floor_t, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_owed)
+                for g0 in range(0, n, GROUP):
+                    ng = min(GROUP, n - g0)
+                    simulate_group(pk, w, k0, k1, path0 + b0 + g0, ng, us_batch, g0, owed, exh, reg)
+                    for g in range(ng):  # in path order
+                        accumulate_path(inv_floor_t, owed, exh, reg, g, f_owed, c_exh, c_reg,
+                                        h_peak_owed)
                 accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_peak_us,
                                  peak)

@@ -21,12 +21,16 @@ from . import layout as L
 from .rng import FIXED, fill_uniforms, transform
 
 IDLE, PENDING, LIVE = 0, 1, 2
+#: paths that go through stocks, allocation and builds side by side: the month loop of
+#: that stage then runs over a group of paths innermost and compiles to vector
+#: instructions (each path's arithmetic is unchanged)
+GROUP = 16
 EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
 
 
 def make_work(pk, n_lanes=1):
     """Scratch arrays for ``n_lanes`` threads; ``work_of(w, lane)`` gives one lane's tuple,
-    which :func:`simulate_path` fills.
+    which :func:`simulate_group` fills.
 
     Each array has a leading lane axis, and lanes sit at least 128 bytes apart: small
     per-lane arrays (stocks, flags) written every month would otherwise share cache
@@ -40,6 +44,7 @@ def make_work(pk, n_lanes=1):
     n_theta = pk[3].shape[1]
     n_um = L.month_slots(E, M, C)[3]
     n_up = int(dims[L.D_NPS]) + 1 + K
+    G = GROUP
     shapes = (
         ((S, n_theta), np.float64),        # 0 thp: the path's parameter values
         ((1, max(n_up, 1)), np.float64),   # 1 u_path (one row)
@@ -48,17 +53,19 @@ def make_work(pk, n_lanes=1):
         ((S,), np.bool_),                  # 4 waived
         ((3, max(E, 1)), np.int64),        # 5 events: deadline, extensions used, done
         ((2, M * C), np.int64),            # 6 licences: state, month (decision or expiry)
-        ((3, M), np.float64),              # 7 buffer, stockpile, supply
-        ((M,), np.int64),                  # 8 first buffer-shortage month
-        ((5, P, M), np.float64),           # 9 wip, requirement, allocation to date, need, allocated
-        ((3, P), np.float64),              # 10 scheduled, built, want
-        ((M,), np.bool_),                  # 11 stocks exhausted ever
-        ((3, P, M), np.float64),           # 12 per unit: t of material, its inverse; t/month scheduled
-        ((2, P), np.float64),              # 13 rate (units/month), most units a month can build
-        ((P,), np.bool_),                  # 14 programme is DX-rated
-        ((4, M), np.float64),              # 15 the month's demand, DX demand, DX share, DO share
-        ((S, M, T), np.float64),           # 16 recycling and imports from China, t/month
-        ((S, max(K, 1), T), np.float64),   # 17 each other source's deliveries, t/month
+        # -- a group of GROUP paths side by side (last axis: the path in the group)
+        ((S, M, T, G), np.float64),        # 7 recycling and imports from China, t/month
+        ((S, max(K, 1), T, G), np.float64),  # 8 each other source's deliveries, t/month
+        ((S, 3, P * M, G), np.float64),    # 9 per unit: t of material, its inverse; t/month scheduled
+        ((S, 2, P, G), np.float64),        # 10 rate (units/month), most units a month can build
+        ((S, 5, M, G), np.float64),        # 11 buffer, stockpile, buffer cap, release lag, rate
+        ((3, M, G), np.float64),           # 12 buffer, stockpile, the month's supply
+        ((M, G), np.int64),                # 13 first buffer-shortage month
+        ((M, G), np.bool_),                # 14 stocks exhausted ever
+        ((5, P * M, G), np.float64),       # 15 wip, requirement, allocation to date, need, allocated
+        ((3, P, G), np.float64),           # 16 scheduled, built, want
+        ((4, M, G), np.float64),           # 17 the month's demand, DX demand, DX share, DO share
+        ((G,), np.float64),                # 18 units built this month
     )
     arrays, pads = [], []
     for shape, dtype in shapes:
@@ -72,13 +79,13 @@ def make_work(pk, n_lanes=1):
 @jit(inline="always")
 def work_of(w, lane):
     """One lane's scratch tuple out of :func:`make_work`'s arrays."""
-    pad = w[18]
+    pad = w[19]
     return (w[0][lane * pad[0]], w[1][lane * pad[1]], w[2][lane * pad[2]], w[3][lane * pad[3]],
             w[4][lane * pad[4]], w[5][lane * pad[5]], w[6][lane * pad[6]], w[7][lane * pad[7]],
             w[8][lane * pad[8]], w[9][lane * pad[9]], w[10][lane * pad[10]],
             w[11][lane * pad[11]], w[12][lane * pad[12]], w[13][lane * pad[13]],
             w[14][lane * pad[14]], w[15][lane * pad[15]], w[16][lane * pad[16]],
-            w[17][lane * pad[17]])
+            w[17][lane * pad[17]], w[18][lane * pad[18]])
 
 
 @jit(inline="always")
@@ -122,15 +129,17 @@ def _sample_row(cum_trans, s, mi, r0, u):
 
 
 @jit(inline="always")
-def china_supply(pk, work, s, out_reg):
-    """Sections 3.1-3.4 of scenario ``s``: regimes, events, the linkage and the licences.
+def china_supply(pk, work, s, g, out_reg):
+    """Sections 3.1-3.4 of scenario ``s`` on the path drawn into ``work``, the ``g``-th of
+    its group: regimes, events, the linkage and the licences.
 
-    Writes the scenario's row of work[16], float64[S, M, T]: each month's recycling plus
-    licensed imports from China (tonnes), and of out_reg int64[S, T], the month's regime.
+    Writes work[7][s, :, :, g], float64[S, M, T, G]: each month's recycling plus
+    licensed imports from China (tonnes), and out_reg[g, s, :], int64[G, S, T]: the
+    month's regime.
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
-    thp, u_month, waived, ev, lic, china = work[0], work[2], work[4], work[5], work[6], work[16]
+    thp, u_month, waived, ev, lic, china = work[0], work[2], work[4], work[5], work[6], work[7]
     R, C, M = dims[L.D_R], dims[L.D_C], dims[L.D_M]
     E, T = dims[L.D_E], dims[L.D_T]
     # the month's uniforms: regime step, events (2 each), concession, licences (3 each);
@@ -218,19 +227,20 @@ def china_supply(pk, work, s, out_reg):
                                or (conceded and opens_fast))
                     flow = thp[s, f_flow + idx]
                     supply += flow if is_open else flow * thp[s, off_f[L.F_LEAKAGE] + m]
-            china[s, m, t] = supply
-        out_reg[s, t] = r
+            china[s, m, t, g] = supply
+        out_reg[g, s, t] = r
 
 
 @jit(inline="always")
-def other_supply(pk, work, s):
-    """Section 3.5 of scenario ``s``: what each non-Chinese source delivers.
+def other_supply(pk, work, s, g):
+    """Section 3.5 of scenario ``s`` on the path drawn into ``work``, the ``g``-th of its
+    group: what each non-Chinese source delivers.
 
-    Writes the scenario's row of work[17], float64[S, K, T], in tonnes a month.
+    Writes work[8][s, :, :, g], float64[S, K, T, G], in tonnes a month.
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
-    thp, qualified, src = work[0], work[3], work[17]
+    thp, qualified, src = work[0], work[3], work[8]
     K, T = dims[L.D_K], dims[L.D_T]
     for k in range(K):
         output = (thp[s, off_f[L.F_SRC_CAPACITY] + k] / 12.0 * thp[s, off_f[L.F_SRC_YIELD] + k]
@@ -242,189 +252,242 @@ def other_supply(pk, work, s):
         for t in range(T):
             if qualified[s, k] and t >= first:
                 ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - first + 1.0) * inv_ramp)
-                src[s, k, t] = output * ramp
+                src[s, k, t, g] = output * ramp
             else:
-                src[s, k, t] = 0.0
+                src[s, k, t, g] = 0.0
 
 
 @jit(inline="always")
-def allocate_and_build(pk, work, s, out_us, col, out_owed, out_exh):
-    """Sections 3.5 (the month's supply) to 3.9 of scenario ``s``, from the supply that
-    :func:`china_supply` and :func:`other_supply` wrote: stocks, demand, allocation and
-    builds. Writes the scenario's rows of ``out_us``, ``out_owed`` and ``out_exh`` (see
-    :func:`run_scenario`).
+def store_parameters(pk, work, s, g):
+    """The parameters of scenario ``s`` that stocks, allocation and builds read, for the
+    path drawn into ``work``, the ``g``-th of its group (work[9], work[10], work[11]).
+
+    Per-path constants, computed once: the month loop then multiplies instead of
+    dividing (a division costs about ten multiplications, and numba may not turn
+    x / 1000 into x * 0.001 without fastmath).
+    """
+    dims, off_f, thp = pk[0], pk[1], work[0]
+    par_pm, par_p, par_m = work[9], work[10], work[11]
+    M, P = dims[L.D_M], dims[L.D_P]
+    f_kg, f_upy, f_cu = off_f[L.F_KG], off_f[L.F_UNITS_PER_YEAR], off_f[L.F_CATCH_UP]
+    for p in range(P):
+        rate = thp[s, f_upy + p] / 12.0
+        par_p[s, 0, p, g] = rate
+        par_p[s, 1, p, g] = rate * (1.0 + thp[s, f_cu + p])
+        for m in range(M):
+            j = p * M + m
+            kg = thp[s, f_kg + j] / 1000.0
+            par_pm[s, 0, j, g] = kg
+            par_pm[s, 1, j, g] = 1.0 / kg if kg > 0.0 else 0.0
+            par_pm[s, 2, j, g] = rate * kg
+    for m in range(M):
+        par_m[s, 0, m, g] = thp[s, off_f[L.F_BUFFER0] + m]
+        par_m[s, 1, m, g] = thp[s, off_f[L.F_STOCK0] + m]
+        par_m[s, 2, m, g] = thp[s, off_f[L.F_BUFFER_CAP] + m]
+        par_m[s, 3, m, g] = thp[s, off_f[L.F_RELEASE_LAG] + m]
+        par_m[s, 4, m, g] = thp[s, off_f[L.F_RELEASE_RATE] + m]
+
+
+@jit(inline="always")
+def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh):
+    """Sections 3.5 (the month's supply) to 3.9 of scenario ``s`` for the first ``n``
+    paths of the group, from what :func:`china_supply`, :func:`other_supply` and
+    :func:`store_parameters` wrote: stocks, demand, allocation and builds.
+
+    Writes, for each path g < n of the group: out_us[s, :, :, col + g], out_owed[g, s, :]
+    and out_exh[g, s, :, :] (see :func:`simulate_group`). The paths share nothing; they
+    go through the months side by side, each path's arithmetic as if it were alone, so
+    that the innermost loops run over paths and compile to vector instructions.
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
-    thp, stocks, first_short, pm, prog, exh_ever = (
-        work[0], work[7], work[8], work[9], work[10], work[11])
-    pre_pm, pre_p, is_dx, per_m = work[12], work[13], work[14], work[15]
-    china, src = work[16], work[17]
+    china, src, par_pm, par_p, par_m = work[7], work[8], work[9], work[10], work[11]
+    stocks, first_short, exh_ever, pm, prog, per_m, built = (
+        work[12], work[13], work[14], work[15], work[16], work[17], work[18])
     M, K, P, T = dims[L.D_M], dims[L.D_K], dims[L.D_P], dims[L.D_T]
-    f_kg, f_upy, f_cu = off_f[L.F_KG], off_f[L.F_UNITS_PER_YEAR], off_f[L.F_CATCH_UP]
     i_prio, i_ps, i_pe = off_i[L.I_PRIORITY], off_i[L.I_PROG_START], off_i[L.I_PROG_END]
     i_src_mat = off_i[L.I_SRC_MATERIAL]
+    PM = P * M
 
     for m in range(M):
-        stocks[0, m] = thp[s, off_f[L.F_BUFFER0] + m]
-        stocks[1, m] = thp[s, off_f[L.F_STOCK0] + m]
-        first_short[m] = -1
-        exh_ever[m] = False
-    # Per-path constants, computed once: the month loop then multiplies instead of
-    # dividing (a division costs about ten multiplications, and numba may not turn
-    # x / 1000 into x * 0.001 without fastmath).
+        for g in range(n):
+            stocks[0, m, g] = par_m[s, 0, m, g]
+            stocks[1, m, g] = par_m[s, 1, m, g]
+            first_short[m, g] = -1
+            exh_ever[m, g] = False
     for p in range(P):
-        prog[0, p] = 0.0
-        prog[1, p] = 0.0
-        is_dx[p] = struct[s, i_prio + p] == 0
-        pre_p[0, p] = thp[s, f_upy + p] / 12.0
-        pre_p[1, p] = pre_p[0, p] * (1.0 + thp[s, f_cu + p])
-        for m in range(M):
-            pm[0, p, m] = 0.0
-            pm[1, p, m] = 0.0
-            pm[2, p, m] = 0.0
-            pre_pm[0, p, m] = thp[s, f_kg + p * M + m] / 1000.0
-            pre_pm[1, p, m] = 1.0 / pre_pm[0, p, m] if pre_pm[0, p, m] > 0.0 else 0.0
-            pre_pm[2, p, m] = pre_p[0, p] * pre_pm[0, p, m]
+        for g in range(n):
+            prog[0, p, g] = 0.0
+            prog[1, p, g] = 0.0
+    for j in range(PM):
+        for g in range(n):
+            pm[0, j, g] = 0.0
+            pm[1, j, g] = 0.0
+            pm[2, j, g] = 0.0
 
     for t in range(T):
         # -- 3.5 the month's supply: recycling and China, then the other sources
         for m in range(M):
-            stocks[2, m] = china[s, m, t]
+            for g in range(n):
+                stocks[2, m, g] = china[s, m, t, g]
         for k in range(K):
-            stocks[2, struct[s, i_src_mat + k]] += src[s, k, t]
+            mk = struct[s, i_src_mat + k]
+            for g in range(n):
+                stocks[2, mk, g] += src[s, k, t, g]
         # -- 3.6 demand, summed per material in programme order (all and DX only)
         for m in range(M):
-            per_m[0, m] = 0.0
-            per_m[1, m] = 0.0
+            for g in range(n):
+                per_m[0, m, g] = 0.0
+                per_m[1, m, g] = 0.0
         for p in range(P):
             if struct[s, i_ps + p] <= t <= struct[s, i_pe + p]:
-                prog[0, p] += pre_p[0, p]
+                for g in range(n):
+                    prog[0, p, g] += par_p[s, 0, p, g]
                 for m in range(M):
-                    pm[1, p, m] += pre_pm[2, p, m]
-            w = max(0.0, min(prog[0, p] - prog[1, p], pre_p[1, p]))
-            prog[2, p] = w
+                    for g in range(n):
+                        pm[1, p * M + m, g] += par_pm[s, 2, p * M + m, g]
+            for g in range(n):
+                prog[2, p, g] = max(0.0, min(prog[0, p, g] - prog[1, p, g], par_p[s, 1, p, g]))
+            is_dx = struct[s, i_prio + p] == 0
             for m in range(M):
-                d = max(0.0, w * pre_pm[0, p, m] - pm[0, p, m])
-                pm[3, p, m] = d
-                per_m[0, m] += d
-                if is_dx[p]:
-                    per_m[1, m] += d
+                j = p * M + m
+                for g in range(n):
+                    d = max(0.0, prog[2, p, g] * par_pm[s, 0, j, g] - pm[0, j, g])
+                    pm[3, j, g] = d
+                    per_m[0, m, g] += d
+                if is_dx:
+                    for g in range(n):
+                        per_m[1, m, g] += pm[3, j, g]
         # -- 3.7 allocation and stocks
         for m in range(M):
-            demand = per_m[0, m]
-            avail = stocks[2, m]
-            if avail >= demand:
-                cap = thp[s, off_f[L.F_BUFFER_CAP] + m]
-                if stocks[0, m] < cap:
-                    stocks[0, m] = min(cap, stocks[0, m] + avail - demand)
-                avail = demand
-            else:
-                gap = demand - avail
-                draw = min(stocks[0, m], gap)
-                stocks[0, m] -= draw
-                gap -= draw
-                avail += draw
-                if gap > 0.0:
-                    if first_short[m] < 0:
-                        first_short[m] = t
-                    rule = struct[s, off_i[L.I_RELEASE_RULE] + m]
-                    if rule == L.RELEASE_ON_SHORTFALL:
-                        authorised = t >= first_short[m] + thp[s, off_f[L.F_RELEASE_LAG] + m]
-                    elif rule == L.RELEASE_FROM_DATE:
-                        authorised = t >= struct[s, off_i[L.I_RELEASE_MONTH] + m]
-                    else:
-                        authorised = False
-                    if authorised:
-                        draw = min(stocks[1, m], thp[s, off_f[L.F_RELEASE_RATE] + m], gap)
-                        stocks[1, m] -= draw
-                        avail += draw
-            # DPAS: DX first, then DO; pro rata within a class
-            dx = per_m[1, m]
-            do = demand - dx
-            if dx <= avail:
-                share_dx = 1.0
-                left = avail - dx
-                share_do = 1.0 if do <= left else left / do
-            else:
-                share_dx = avail / dx
-                share_do = 0.0
-            per_m[2, m] = share_dx
-            per_m[3, m] = share_do
-            if stocks[0, m] + stocks[1, m] <= EXHAUSTED_T:
-                exh_ever[m] = True
-            out_exh[s, m, t] = exh_ever[m]
+            rule = struct[s, off_i[L.I_RELEASE_RULE] + m]
+            release_month = struct[s, off_i[L.I_RELEASE_MONTH] + m]
+            for g in range(n):
+                demand = per_m[0, m, g]
+                avail = stocks[2, m, g]
+                buffer = stocks[0, m, g]
+                stockpile = stocks[1, m, g]
+                if avail >= demand:
+                    cap = par_m[s, 2, m, g]
+                    if buffer < cap:
+                        buffer = min(cap, buffer + avail - demand)
+                    avail = demand
+                else:
+                    gap = demand - avail
+                    draw = min(buffer, gap)
+                    buffer -= draw
+                    gap -= draw
+                    avail += draw
+                    if gap > 0.0:
+                        if first_short[m, g] < 0:
+                            first_short[m, g] = t
+                        if rule == L.RELEASE_ON_SHORTFALL:
+                            authorised = t >= first_short[m, g] + par_m[s, 3, m, g]
+                        elif rule == L.RELEASE_FROM_DATE:
+                            authorised = t >= release_month
+                        else:
+                            authorised = False
+                        if authorised:
+                            draw = min(stockpile, par_m[s, 4, m, g], gap)
+                            stockpile -= draw
+                            avail += draw
+                stocks[0, m, g] = buffer
+                stocks[1, m, g] = stockpile
+                # DPAS: DX first, then DO; pro rata within a class
+                dx = per_m[1, m, g]
+                do = demand - dx
+                if dx <= avail:
+                    share_dx = 1.0
+                    left = avail - dx
+                    share_do = 1.0 if do <= left else left / do
+                else:
+                    share_dx = avail / dx
+                    share_do = 0.0
+                per_m[2, m, g] = share_dx
+                per_m[3, m, g] = share_do
+                if buffer + stockpile <= EXHAUSTED_T:
+                    exh_ever[m, g] = True
+                out_exh[g, s, m, t] = exh_ever[m, g]
         # -- 3.8 build (Leontief) and 3.9 record
         for p in range(P):
-            share = 2 if is_dx[p] else 3
+            share = 2 if struct[s, i_prio + p] == 0 else 3
+            for g in range(n):
+                built[g] = prog[2, p, g]
             for m in range(M):
-                pm[4, p, m] = pm[3, p, m] * per_m[share, m]
-            b = prog[2, p]
+                j = p * M + m
+                for g in range(n):
+                    a = pm[3, j, g] * per_m[share, m, g]
+                    pm[4, j, g] = a
+                    if par_pm[s, 0, j, g] > 0.0:
+                        built[g] = min(built[g], (pm[0, j, g] + a) * par_pm[s, 1, j, g])
+            for g in range(n):
+                prog[1, p, g] += built[g]
             for m in range(M):
-                if pre_pm[0, p, m] > 0.0:
-                    b = min(b, (pm[0, p, m] + pm[4, p, m]) * pre_pm[1, p, m])
-            prog[1, p] += b
-            for m in range(M):
-                pm[0, p, m] = max(0.0, pm[0, p, m] + pm[4, p, m] - b * pre_pm[0, p, m])
-                pm[2, p, m] += pm[4, p, m]
-                out_owed[s, (t * P + p) * M + m] = max(0.0, pm[1, p, m] - pm[2, p, m])
-            out_us[s, p, t, col] = max(0.0, prog[0, p] - prog[1, p])
-
-
+                j = p * M + m
+                for g in range(n):
+                    a = pm[4, j, g]
+                    pm[0, j, g] = max(0.0, pm[0, j, g] + a - built[g] * par_pm[s, 0, j, g])
+                    pm[2, j, g] += a
+                    out_owed[g, s, t * PM + j] = max(0.0, pm[1, j, g] - pm[2, j, g])
+            for g in range(n):
+                out_us[s, p, t, col + g] = max(0.0, prog[0, p, g] - prog[1, p, g])
 
 
 @jit(inline="always")
-def run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg):
-    """Run scenario ``s`` of the path drawn into ``work`` (see :func:`draw_path`).
-
-    Writes row ``s`` of, in place:
-    out_us : float64[S, P, T, n_cols] units behind schedule at the end of each month,
-    in column ``col`` (the engine keeps a batch of paths side by side, see
-    reduce.accumulate_units)
-    out_owed : float64[S, T * P * M] material owed (requirement minus allocation to date),
-    t, at [s, (t * P + p) * M + m]: month-major and flat, so that each month writes one
-    contiguous stretch and reduce.accumulate_path sums whole rows in vector instructions
-    out_exh : bool[S, M, T] stocks exhausted at least once by the end of the month
-    out_reg : int64[S, T] the month's regime
+def supply_for_path(pk, work, k0, k1, path, g, out_reg):
+    """Draw path ``path`` into ``work`` and run its supply stages in every scenario, as
+    the ``g``-th path of the group; store the parameters the rest of the month loop
+    reads (:func:`store_parameters`).
 
     A scenario that changes nothing upstream of a supply stage shares that stage with an
     earlier scenario (its *twin*, found by ``pack``): on the same path's random numbers
     the stage's result is the same, so it is copied, not recomputed.
+    """
+    draw_path(pk, work, k0, k1, path)
+    dims, off_i, struct = pk[0], pk[2], pk[9]
+    M, K, T = dims[L.D_M], dims[L.D_K], dims[L.D_T]
+    china, src = work[7], work[8]
+    for s in range(dims[L.D_S]):
+        twin = struct[s, off_i[L.I_TWIN_CHINA]]
+        if twin < 0:
+            china_supply(pk, work, s, g, out_reg)
+        else:
+            for t in range(T):
+                out_reg[g, s, t] = out_reg[g, twin, t]
+            for m in range(M):
+                for t in range(T):
+                    china[s, m, t, g] = china[twin, m, t, g]
+        twin = struct[s, off_i[L.I_TWIN_SOURCES]]
+        if twin < 0:
+            other_supply(pk, work, s, g)
+        else:
+            for k in range(K):
+                for t in range(T):
+                    src[s, k, t, g] = src[twin, k, t, g]
+        store_parameters(pk, work, s, g)
+
+
+@jit(inline="always")
+def simulate_group(pk, work, k0, k1, path0, n, out_us, col, out_owed, out_exh, out_reg):
+    """All scenarios of paths ``path0 .. path0 + n - 1`` (n <= GROUP), side by side.
+
+    pk : the packed tuple (``Packed.as_tuple()``); work : from :func:`make_work`;
+    k0, k1 : uint64 seed key.
+    Writes, in place, for the g-th path of the group:
+    out_us : float64[S, P, T, n_cols] units behind schedule at the end of each month, in
+    column ``col + g`` (the engine keeps a batch of paths side by side, see
+    reduce.accumulate_units);
+    out_owed : float64[>= n, S, T * P * M] material owed (requirement minus allocation
+    to date), t, at [g, s, (t * P + p) * M + m]: month-major and flat, so that
+    reduce.accumulate_path sums whole rows in vector instructions;
+    out_exh : bool[>= n, S, M, T] stocks exhausted at least once by the end of the month;
+    out_reg : int64[>= n, S, T] the month's regime.
 
     Arrays are indexed in full (``thp[s, k]``), never sliced into local views: a view
     costs an atomic reference-count update, and with several threads those updates on
     the same arrays made two threads no faster than one (measured).
     """
-    dims, off_i, struct = pk[0], pk[2], pk[9]
-    M, K, T = dims[L.D_M], dims[L.D_K], dims[L.D_T]
-    china, src = work[16], work[17]
-    twin = struct[s, off_i[L.I_TWIN_CHINA]]
-    if twin < 0:
-        china_supply(pk, work, s, out_reg)
-    else:
-        for t in range(T):
-            out_reg[s, t] = out_reg[twin, t]
-            for m in range(M):
-                china[s, m, t] = china[twin, m, t]
-    twin = struct[s, off_i[L.I_TWIN_SOURCES]]
-    if twin < 0:
-        other_supply(pk, work, s)
-    else:
-        for k in range(K):
-            for t in range(T):
-                src[s, k, t] = src[twin, k, t]
-    allocate_and_build(pk, work, s, out_us, col, out_owed, out_exh)
-
-
-@jit(inline="always")
-def simulate_path(pk, work, k0, k1, path, out_us, col, out_owed, out_exh, out_reg):
-    """All scenarios of one path.
-
-    pk : the packed tuple (``Packed.as_tuple()``); work : from :func:`make_work`;
-    k0, k1 : uint64 seed key; path : int, the path index.
-    out_us : float64[S, P, T, n_cols], written in column ``col``; out_owed : float64[S,
-    T * P * M]; out_exh : bool[S, M, T]; out_reg : int64[S, T]; all written in place.
-    """
-    draw_path(pk, work, k0, k1, path)
+    for g in range(n):
+        supply_for_path(pk, work, k0, k1, path0 + g, g, out_reg)
     for s in range(pk[0][L.D_S]):
-        run_scenario(pk, work, s, out_us, col, out_owed, out_exh, out_reg)
+        allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh)

@@ -98,11 +98,11 @@ def accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_
 
 
 @jit(inline="always")
-def accumulate_path(inv_floor_t, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_owed):
+def accumulate_path(inv_floor_t, owed, exh, reg, g, f_owed, c_exh, c_reg, h_peak_owed):
     """Fold one path's material trajectories into the partial statistics (in place).
 
-    Inputs: owed float64[S, T * P * M] tonnes owed, at [s, (t * P + p) * M + m];
-    exh bool[S, M, T]; reg int64[S, T]. f_owed float64[2, S, T * P * M]: the chunk's
+    Inputs, the path's row ``g`` of: owed float64[G, S, T * P * M] tonnes owed, at
+    [g, s, (t * P + p) * M + m]; exh bool[G, S, M, T]; reg int64[G, S, T]. f_owed float64[2, S, T * P * M]: the chunk's
     sum and sum of squares; c_exh int64[S, M, T]; c_reg int64[S, R, T];
     h_peak_owed int32[S, P, M, B].
 
@@ -110,22 +110,22 @@ def accumulate_path(inv_floor_t, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_ow
     vector instructions (three times faster than nested loops over months, programmes
     and materials, measured); the peaks are a separate pass.
     """
-    S, n = owed.shape[0], owed.shape[1]
+    S, n = owed.shape[1], owed.shape[2]
     P, M = h_peak_owed.shape[1], h_peak_owed.shape[2]
     T = n // (P * M)
     for s in range(S):
         for j in range(n):
-            v = owed[s, j]
+            v = owed[g, s, j]
             f_owed[0, s, j] += v
             f_owed[1, s, j] += v * v
         for p in range(P):
             for m in range(M):
                 peak = 0.0
                 for t in range(T):
-                    peak = max(peak, owed[s, (t * P + p) * M + m])
+                    peak = max(peak, owed[g, s, (t * P + p) * M + m])
                 h_peak_owed[s, p, m, bucket(peak, inv_floor_t)] += 1
         for m in range(M):
             for t in range(T):
-                c_exh[s, m, t] += exh[s, m, t]
+                c_exh[s, m, t] += exh[g, s, m, t]
         for t in range(T):
-            c_reg[s, reg[s, t], t] += 1
+            c_reg[s, reg[g, s, t], t] += 1
