@@ -4,8 +4,9 @@
 
 numba code has no line profiler, so each stage is timed on its own, compiled into a
 loop over paths: the sampler as a growing pipeline (drawing the random numbers; then
-the China stage of every scenario that computes it; then the other sources; then
-stocks, allocation and builds: each stage's time is a difference of two timings),
+the China stage of every scenario that computes it; then the other sources and the
+parameters stored for the last stage; then stocks, allocation and builds, a group of
+paths at a time: each stage's time is a difference of two timings),
 and the two folds of paths into statistics. Stages timed alone run on hot caches, so
 the engine's own time per path is higher (see the README). This is the profile behind
 the performance notes in the README.
@@ -24,8 +25,8 @@ from numba import njit
 from reriskmc.config import load_config
 from reriskmc.engine import SKETCH_BATCH, replay_path
 from reriskmc.kernels import layout as L
-from reriskmc.kernels.paths import (china_supply, draw_path, make_work, other_supply,
-                                    simulate_path, work_of)
+from reriskmc.kernels.paths import (GROUP, allocate_and_build, china_supply, draw_path,
+                                    make_work, other_supply, store_parameters, work_of)
 from reriskmc.kernels.reduce import N_BUCKETS, accumulate_path, accumulate_units
 from reriskmc.kernels.rng import seed_key
 from reriskmc.pack import pack
@@ -46,25 +47,28 @@ def _once(fn, n):
 
 @njit
 def _pipeline(k, stages, pk, w, k0, k1, out_us, out_owed, out_exh, out_reg):
-    """The first ``stages`` stages of the sampler, for paths 0 .. k - 1."""
+    """The first ``stages`` stages of the sampler, for paths 0 .. k - 1, in groups."""
     dims, off_i, struct = pk[0], pk[2], pk[9]
-    for i in range(k):
+    for i0 in range(0, k, GROUP):
+        n = min(GROUP, k - i0)
+        for g in range(n):
+            draw_path(pk, w, k0, k1, i0 + g)
+            for s in range(dims[L.D_S]):
+                if stages >= 2 and struct[s, off_i[L.I_TWIN_CHINA]] < 0:
+                    china_supply(pk, w, s, g, out_reg)
+                if stages >= 3 and struct[s, off_i[L.I_TWIN_SOURCES]] < 0:
+                    other_supply(pk, w, s, g)
+                if stages >= 3:
+                    store_parameters(pk, w, s, g)
         if stages == 4:
-            simulate_path(pk, w, k0, k1, i, out_us, 0, out_owed, out_exh, out_reg)
-            continue
-        draw_path(pk, w, k0, k1, i)
-        for s in range(dims[L.D_S]):
-            if stages >= 2 and struct[s, off_i[L.I_TWIN_CHINA]] < 0:
-                china_supply(pk, w, s, out_reg)
-            if stages >= 3 and struct[s, off_i[L.I_TWIN_SOURCES]] < 0:
-                other_supply(pk, w, s)
+            for s in range(dims[L.D_S]):
+                allocate_and_build(pk, w, s, n, out_us, 0, out_owed, out_exh)
 
 
 @njit
 def _fold_loop(k, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_owed):
     for i in range(k):
-        j = i % owed.shape[0]
-        accumulate_path(1e9, owed[j], exh[j], reg[j], f_owed, c_exh, c_reg, h_peak_owed)
+        accumulate_path(1e9, owed, exh, reg, i % GROUP, f_owed, c_exh, c_reg, h_peak_owed)
 
 
 @njit
@@ -86,8 +90,8 @@ def main():
     S, P, M, T, R = (int(pk[0][i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T, L.D_R))
     k0, k1 = seed_key(1)
     w = work_of(make_work(pk, 1), 0)
-    out = (np.zeros((S, P, T, 1)), np.zeros((S, T * P * M)), np.zeros((S, M, T), np.bool_),
-           np.zeros((S, T), np.int64))
+    out = (np.zeros((S, P, T, GROUP)), np.zeros((GROUP, S, T * P * M)),
+           np.zeros((GROUP, S, M, T), np.bool_), np.zeros((GROUP, S, T), np.int64))
     upto = [_timed(lambda k, st=st: _pipeline(k, st, pk, w, k0, k1, *out), n) for st in (1, 2, 3, 4)]
     n_china = int((packed.struct[:, packed.off_i[L.I_TWIN_CHINA]] < 0).sum())
     n_src = int((packed.struct[:, packed.off_i[L.I_TWIN_SOURCES]] < 0).sum())
@@ -95,10 +99,10 @@ def main():
     batch = SKETCH_BATCH
     trajs = [replay_path(config, 1, i) for i in range(batch)]
     us = np.ascontiguousarray(np.stack([t["units_short"] for t in trajs], axis=-1))  # (S, P, T, batch)
-    owed = np.ascontiguousarray(np.stack([t["shortfall_t"] for t in trajs])
-                                .transpose(0, 1, 4, 2, 3).reshape(batch, S, T * P * M))
-    exh = np.stack([t["stock_exhausted"] for t in trajs])
-    reg = np.stack([t["regime"] for t in trajs])
+    owed = np.ascontiguousarray(np.stack([t["shortfall_t"] for t in trajs[:GROUP]])
+                                .transpose(0, 1, 4, 2, 3).reshape(GROUP, S, T * P * M))
+    exh = np.stack([t["stock_exhausted"] for t in trajs[:GROUP]])
+    reg = np.stack([t["regime"] for t in trajs[:GROUP]])
     acc = (np.zeros((2, S, T * P * M)), np.zeros((S, M, T), np.int64), np.zeros((S, R, T), np.int64),
            np.zeros((S, P, M, N_BUCKETS), np.int32))
     units = (np.zeros((2, S, P, T)), np.zeros((S, P, T), np.int64),
@@ -106,11 +110,12 @@ def main():
              np.zeros(batch))
 
     rows = [
-        ("sampler, all scenarios (simulate_path)", upto[3]),
+        ("sampler, all scenarios (simulate_group)", upto[3]),
         ("  random numbers and parameter draws (draw_path)", upto[0]),
         (f"  China stage, 3.1-3.4 ({n_china} of {S} scenarios; the rest share it)", upto[1] - upto[0]),
-        (f"  other sources, 3.5 ({n_src} of {S} scenarios)", upto[2] - upto[1]),
-        ("  stocks, demand, allocation, builds, 3.5-3.9", upto[3] - upto[2]),
+        (f"  other sources, 3.5 ({n_src} of {S} scenarios), parameters", upto[2] - upto[1]),
+        (f"  stocks, demand, allocation, builds, 3.5-3.9 ({GROUP} paths side by side)",
+         upto[3] - upto[2]),
         ("statistics per path (accumulate_path)",
          _timed(lambda k: _fold_loop(k, owed, exh, reg, *acc), n)),
         ("units behind: sums, counts, sketches (accumulate_units)",

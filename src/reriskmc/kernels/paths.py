@@ -24,7 +24,7 @@ IDLE, PENDING, LIVE = 0, 1, 2
 #: paths that go through stocks, allocation and builds side by side: the month loop of
 #: that stage then runs over a group of paths innermost and compiles to vector
 #: instructions (each path's arithmetic is unchanged)
-GROUP = 16
+GROUP = 8
 EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
 
 
