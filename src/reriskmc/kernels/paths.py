@@ -22,8 +22,10 @@ from .rng import FIXED, fill_uniforms, transform
 
 IDLE, PENDING, LIVE = 0, 1, 2
 #: paths that go through stocks, allocation and builds side by side: the month loop of
-#: that stage then runs over a group of paths innermost and compiles to vector
-#: instructions (each path's arithmetic is unchanged)
+#: that stage then runs over a group of paths innermost, which spreads the loop overhead
+#: over the group and gives the CPU independent work (each path's arithmetic is
+#: unchanged). LLVM does not yet turn these loops into vector instructions (the
+#: assembly holds only scalar arithmetic): that would be the next step.
 GROUP = 8
 EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
 
@@ -296,8 +298,8 @@ def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh):
 
     Writes, for each path g < n of the group: out_us[s, :, :, col + g], out_owed[g, s, :]
     and out_exh[g, s, :, :] (see :func:`simulate_group`). The paths share nothing; they
-    go through the months side by side, each path's arithmetic as if it were alone, so
-    that the innermost loops run over paths and compile to vector instructions.
+    go through the months side by side, each path's arithmetic as if it were alone, the
+    innermost loops running over paths (see GROUP).
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
