@@ -18,8 +18,21 @@ def _start(out: Path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.fixture(scope="module")
+def compiled():
+    """Compile (or load) the kernel first, so that the signal lands in the simulation.
+
+    On a first run the kernel compiles after the header line, and a signal then waits
+    for the compiler's current native call (tens of seconds) before Python sees it.
+    """
+    from reriskmc.config import load_config
+    from reriskmc.engine import simulate
+
+    simulate(load_config(BASE), 600, 1, threads=1)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal__stops_the_run_without_touching_the_output(tmp_path, sig):
+def test_signal__stops_the_run_without_touching_the_output(tmp_path, sig, compiled):
     out = tmp_path / "r.nc"
     out.write_bytes(b"previous result")
     proc = _start(out)
