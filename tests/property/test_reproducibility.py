@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reriskmc.config import load_config
-from reriskmc.engine import CHUNK, Stats, replay_path, simulate
+from reriskmc.engine import CHUNK, SKETCH_BATCH, Stats, replay_path, simulate
+from reriskmc.kernels.paths import GROUP
 from reriskmc.kernels.reduce import bucket
 from reriskmc.pack import TONNES_FLOOR, UNITS_FLOOR, pack
 from reriskmc.results import build_dataset
@@ -52,8 +53,21 @@ def assert_same_stats(a: Stats, b: Stats) -> None:
         assert np.array_equal(x, y), f"{name} differs ({np.sum(x != y)} of {x.size} entries)"
 
 
-def test_path_count_is_not_a_multiple_of_the_chunk():
-    assert N_PATHS % CHUNK != 0
+def test_partial_last_chunk_batch_and_group__count_every_path_once(config, packed):
+    """A run whose last chunk, sketch batch and group of paths are all cut short folds
+    every path in exactly once (and the reproducibility runs here end mid-chunk too)."""
+    n = 2 * CHUNK + SKETCH_BATCH + GROUP + 3
+    assert n % CHUNK and n % SKETCH_BATCH and n % GROUP and N_PATHS % CHUNK
+    stats_ = simulate(config, n, SEED, packed=packed)
+    assert np.all(stats_.regime.sum(axis=1) == n)  # every (scenario, month)
+    assert np.all(stats_.h_us.sum(axis=-1) == n)  # every (scenario, programme, month)
+    assert np.all(stats_.h_peak_owed.sum(axis=-1) == n)
+    # the paths of the last, partial group are the ones replay computes alone
+    short = simulate(config, n - 3, SEED, packed=packed)
+    last = sum(replay_path(config, SEED, i, packed)["units_short"] for i in range(n - 3, n))
+    total = stats_.us_sum[..., 0]
+    np.testing.assert_allclose(total - short.us_sum[..., 0], last, rtol=0,
+                               atol=1e-12 * np.abs(total).max())
 
 
 @pytest.mark.parametrize("threads", [1, 2])
