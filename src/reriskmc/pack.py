@@ -158,23 +158,23 @@ def _ranges(blocks, off, n) -> list[slice]:
     return [slice(int(off[b]), int(ends[b])) for b in blocks]
 
 
-def _find_twins(out, col, float_arrays, ints, matrices, float_cols, int_cols):
+def _find_twins(struct, col, float_arrays, matrices, float_cols, int_cols):
     """For each scenario, the first earlier one whose stage inputs are identical (every
     float parameter the same number or the same distribution on the same random-number
     slot, every integer setting the same, and the same transition matrices if given),
-    written to ``out[:, col]``; -1 if none."""
-    S = ints.shape[0]
+    written to ``struct[:, col]``; -1 if none."""
+    S = struct.shape[0]
 
     def key(s):
         parts = [a[s, c] for a in float_arrays for c in float_cols]
-        parts += [ints[s, c] for c in int_cols]
+        parts += [struct[s, c] for c in int_cols]
         if matrices is not None:
             parts.append(matrices[s])
         return parts
 
     keys = [key(s) for s in range(S)]
     for s in range(S):
-        out[s, col] = next((s2 for s2 in range(s)
+        struct[s, col] = next((s2 for s2 in range(s)
                             if all(np.array_equal(a, b) for a, b in zip(keys[s], keys[s2]))), -1)
 
 
@@ -220,9 +220,9 @@ def pack(config: Config) -> Packed:
     cum[..., -1] = 1.0  # guard against rows summing to 1 - 1e-16
 
     float_arrays = (th_fixed, th_code, th_args, th_table, th_slot)
-    _find_twins(struct, off_i[L.I_TWIN_CHINA], float_arrays, struct, cum,
+    _find_twins(struct, off_i[L.I_TWIN_CHINA], float_arrays, cum,
                 _ranges(L.CHINA_FLOATS, off_f, n_f), _ranges(L.CHINA_INTS, off_i, n_i))
-    _find_twins(struct, off_i[L.I_TWIN_SOURCES], float_arrays, struct, None,
+    _find_twins(struct, off_i[L.I_TWIN_SOURCES], float_arrays, None,
                 _ranges(L.SOURCE_FLOATS, off_f, n_f), _ranges(L.SOURCE_INTS, off_i, n_i))
 
     d = np.zeros(L.N_DIMS, dtype=np.int64)
