@@ -22,6 +22,8 @@ import numba
 import numpy as np
 from numba import njit
 
+from reriskmc._jit import jit_noalias
+
 from reriskmc.config import load_config
 from reriskmc.engine import SKETCH_BATCH, replay_path
 from reriskmc.kernels import layout as L
@@ -45,7 +47,7 @@ def _once(fn, n):
     return time.perf_counter() - t
 
 
-@njit
+@jit_noalias(cache=False)
 def _pipeline(k, stages, pk, w, k0, k1, out_us, out_owed, out_exh, out_reg):
     """The first ``stages`` stages of the sampler, for paths 0 .. k - 1, in groups."""
     dims, off_i, struct = pk[0], pk[2], pk[9]

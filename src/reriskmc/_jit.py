@@ -59,6 +59,30 @@ def jit(fn=None, **kw):
     return numba.njit(**opts)(fn) if fn is not None else numba.njit(**opts)
 
 
+def _noalias_compiler():
+    from numba.core.compiler import Compiler
+
+    class NoAliasCompiler(Compiler):
+        """numba's own pipeline, with every pointer argument marked ``noalias``."""
+
+        def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
+            flags.noalias = True  # numba makes a fresh Flags object for each compilation
+            super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
+
+    return NoAliasCompiler
+
+
+def jit_noalias(fn=None, **kw):
+    """:func:`jit`, promising LLVM that no two array arguments share memory.
+
+    Without that promise LLVM must assume that a store to one scratch array may change
+    any other, so it keeps values in memory and does not vectorise the loops over a
+    group of paths. The caller must keep the promise: every array passed in is a
+    separate allocation (the engine checks, see ``engine._check_distinct``).
+    """
+    return jit(fn, pipeline_class=_noalias_compiler(), **kw)
+
+
 def pjit(fn=None, **kw):
     """A parallel, cached, nopython function (loops written with ``prange``)."""
     return jit(fn, parallel=True, **kw)

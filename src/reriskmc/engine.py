@@ -58,6 +58,7 @@ def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAU
     buffers, the merged sketches (held twice while they are summed) and the dataset
     built from them; leaves out the interpreter and libraries (about 200 MB).
     """
+    from .kernels.paths import GROUP, make_work
     from .kernels.reduce import N_BUCKETS
 
     d = packed.dims
@@ -65,8 +66,9 @@ def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAU
     n_chunks = -(-block_paths // CHUNK)
     floats = n_chunks * (S * P * T * 2 + S * P * M * T * 2) * 8
     sketch_cells = S * P * T + S * P + S * P * M
+    scratch = sum(a.nbytes for a in make_work(packed.as_tuple(), 1)[:-1])
     per_lane = ((S * P * T + S * M * T + S * R * T) * 8 + sketch_cells * N_BUCKETS * 4
-                + (SKETCH_BATCH * S * P * T + S * P * M * T) * 8)
+                + (SKETCH_BATCH * S * P * T + GROUP * S * P * M * T) * 8 + scratch)
     merged = 2 * sketch_cells * N_BUCKETS * 8
     dataset = (S * P * T * 8 + S * P * M * T * 4 + S * (M + R) * T * 2) * 8
     return floats + threads * per_lane + merged + dataset
@@ -147,6 +149,8 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     us_sum = np.zeros((2, S, P, T))
     owed_sum = np.zeros((2, S, T * P * M))
 
+    _check_distinct(pk, work, traj, f_us, f_owed, c_behind, c_exh, c_reg, h_us, h_peak_us,
+                    h_peak_owed)
     t0 = time.perf_counter()
     done = 0
     while done < n_paths:
@@ -176,6 +180,27 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
         h_peak_owed=h_peak_owed.sum(axis=0, dtype=np.int64),
         elapsed_s=elapsed,
     )
+
+
+def _arrays(obj):
+    if isinstance(obj, np.ndarray):
+        yield obj
+    elif isinstance(obj, tuple):
+        for item in obj:
+            yield from _arrays(item)
+
+
+def _check_distinct(*args) -> None:
+    """Raise if two of the arrays in ``args`` (tuples searched) may share memory.
+
+    The block kernel is compiled on the promise that its array arguments do not
+    overlap (``_jit.jit_noalias``); broken, it would compute wrong numbers silently.
+    """
+    arrays = [a for a in _arrays(args) if a.nbytes]
+    for i, a in enumerate(arrays):
+        for b in arrays[i + 1:]:
+            if np.may_share_memory(a, b):
+                raise ValueError(f"kernel arguments overlap in memory: shapes {a.shape} and {b.shape}")
 
 
 def replay_path(config: Config, seed: int, path: int, packed: Packed | None = None) -> dict:

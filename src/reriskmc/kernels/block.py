@@ -7,7 +7,7 @@ row of ``out_f_*``, integer statistics to the lane's own row of ``out_c_*``/``ou
 """
 from __future__ import annotations
 
-from .._jit import pjit, prange
+from .._jit import jit_noalias, pjit, prange
 from .paths import GROUP, simulate_group, work_of
 from .reduce import accumulate_path, accumulate_units
 
@@ -28,33 +28,50 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     (sums and sums of squares; zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
     accumulators, added to (not zeroed); out_h_us may be uint16, so a block must hold
     fewer than 65,536 paths.
+
+    No two arrays passed in may share memory (see :func:`simulate_lane`).
+    """
+    for lane in prange(n_lanes):
+        simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
+                      out_f_us, out_f_owed, out_c_behind, out_c_exh, out_c_reg,
+                      out_h_us, out_h_peak_us, out_h_peak_owed)
+
+
+@jit_noalias
+def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
+                  out_f_us, out_f_owed, out_c_behind, out_c_exh, out_c_reg,
+                  out_h_us, out_h_peak_us, out_h_peak_owed):
+    """Thread ``lane``'s share of :func:`simulate_block`: chunks lane, lane + n_lanes, ...
+
+    A function of its own, called once per block and thread, so that it can be compiled
+    with its array arguments marked as not sharing memory: LLVM may then keep values in
+    registers across stores and vectorise the loops over a group of paths.
     """
     sk = pk[11]
     inv_floor_units = 1.0 / sk[0]
     inv_floor_t = 1.0 / sk[1]
     tol = sk[2]
     n_chunks = (n_paths + chunk - 1) // chunk
-    for lane in prange(n_lanes):
-        w = work_of(work, lane)
-        us_batch, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
-        peak = traj[4][lane]
-        batch = us_batch.shape[3]
-        # this lane's accumulators, sliced once (a view costs an atomic refcount update)
-        c_behind, c_exh, c_reg = out_c_behind[lane], out_c_exh[lane], out_c_reg[lane]
-        h_us, h_peak_us, h_peak_owed = out_h_us[lane], out_h_peak_us[lane], out_h_peak_owed[lane]
-        for ci in range(lane, n_chunks, n_lanes):
-            f_us = out_f_us[ci]
-            f_owed = out_f_owed[ci]
-            f_us[:] = 0.0
-            f_owed[:] = 0.0
-            end = min(n_paths, (ci + 1) * chunk)
-            for b0 in range(ci * chunk, end, batch):
-                n = min(batch, end - b0)
-                for g0 in range(0, n, GROUP):
-                    ng = min(GROUP, n - g0)
-                    simulate_group(pk, w, k0, k1, path0 + b0 + g0, ng, us_batch, g0, owed, exh, reg)
-                    for g in range(ng):  # in path order
-                        accumulate_path(inv_floor_t, owed, exh, reg, g, f_owed, c_exh, c_reg,
-                                        h_peak_owed)
-                accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_peak_us,
-                                 peak)
+    w = work_of(work, lane)
+    us_batch, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
+    peak = traj[4][lane]
+    batch = us_batch.shape[3]
+    # this lane's accumulators, sliced once (a view costs an atomic refcount update)
+    c_behind, c_exh, c_reg = out_c_behind[lane], out_c_exh[lane], out_c_reg[lane]
+    h_us, h_peak_us, h_peak_owed = out_h_us[lane], out_h_peak_us[lane], out_h_peak_owed[lane]
+    for ci in range(lane, n_chunks, n_lanes):
+        f_us = out_f_us[ci]
+        f_owed = out_f_owed[ci]
+        f_us[:] = 0.0
+        f_owed[:] = 0.0
+        end = min(n_paths, (ci + 1) * chunk)
+        for b0 in range(ci * chunk, end, batch):
+            n = min(batch, end - b0)
+            for g0 in range(0, n, GROUP):
+                ng = min(GROUP, n - g0)
+                simulate_group(pk, w, k0, k1, path0 + b0 + g0, ng, us_batch, g0, owed, exh, reg)
+                for g in range(ng):  # in path order
+                    accumulate_path(inv_floor_t, owed, exh, reg, g, f_owed, c_exh, c_reg,
+                                    h_peak_owed)
+            accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_peak_us,
+                             peak)

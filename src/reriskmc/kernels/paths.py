@@ -26,7 +26,7 @@ IDLE, PENDING, LIVE = 0, 1, 2
 #: over the group and gives the CPU independent work (each path's arithmetic is
 #: unchanged). LLVM does not yet turn these loops into vector instructions (the
 #: assembly holds only scalar arithmetic): that would be the next step.
-GROUP = 8
+GROUP = 32
 EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
 
 
