@@ -68,9 +68,9 @@ def _pipeline(k, stages, pk, w, k0, k1, out_us, out_owed, out_exh, out_reg):
 
 
 @njit
-def _fold_loop(k, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_owed):
+def _fold_loop(k, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_owed, peak):
     for i in range(k):
-        accumulate_path(1e9, owed, exh, reg, i % GROUP, f_owed, c_exh, c_reg, h_peak_owed)
+        accumulate_path(1e9, owed, exh, reg, i % GROUP, f_owed, c_exh, c_reg, h_peak_owed, peak)
 
 
 @njit
@@ -106,7 +106,7 @@ def main():
     exh = np.stack([t["stock_exhausted"] for t in trajs[:GROUP]])
     reg = np.stack([t["regime"] for t in trajs[:GROUP]])
     acc = (np.zeros((2, S, T * P * M)), np.zeros((S, M, T), np.int64), np.zeros((S, R, T), np.int64),
-           np.zeros((S, P, M, N_BUCKETS), np.int32))
+           np.zeros((S, P, M, N_BUCKETS), np.int32), np.zeros(P * M))
     units = (np.zeros((2, S, P, T)), np.zeros((S, P, T), np.int64),
              np.zeros((S, P, T, N_BUCKETS), np.uint16), np.zeros((S, P, N_BUCKETS), np.int32),
              np.zeros(batch))

@@ -22,7 +22,7 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     holds a batch of paths' units behind side by side, float64[n_lanes, S, P, T, batch],
     batch dividing ``chunk``; traj[1], traj[2], traj[3] a group's owed tonnes, exhausted
     flags and regimes, [n_lanes, GROUP, ...] (see ``paths.simulate_group``); traj[4]
-    float64[n_lanes, batch] scratch);
+    float64[n_lanes, batch] and traj[5] float64[n_lanes, P * M] scratch);
     k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
     out_f_us : float64[n_chunks, 2, S, P, T], out_f_owed : float64[n_chunks, 2, S, T * P * M]
     (sums and sums of squares; zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
@@ -54,7 +54,7 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
     n_chunks = (n_paths + chunk - 1) // chunk
     w = work_of(work, lane)
     us_batch, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
-    peak = traj[4][lane]
+    peak, peak_owed = traj[4][lane], traj[5][lane]
     batch = us_batch.shape[3]
     # this lane's accumulators, sliced once (a view costs an atomic refcount update)
     c_behind, c_exh, c_reg = out_c_behind[lane], out_c_exh[lane], out_c_reg[lane]
@@ -72,6 +72,6 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
                 simulate_group(pk, w, k0, k1, path0 + b0 + g0, ng, us_batch, g0, owed, exh, reg)
                 for g in range(ng):  # in path order
                     accumulate_path(inv_floor_t, owed, exh, reg, g, f_owed, c_exh, c_reg,
-                                    h_peak_owed)
+                                    h_peak_owed, peak_owed)
             accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_peak_us,
                              peak)
