@@ -64,13 +64,15 @@ def _pipeline(k, stages, pk, w, k0, k1, out_us, out_owed, out_exh, out_reg):
                     store_parameters(pk, w, s, g)
         if stages == 4:
             for s in range(dims[L.D_S]):
-                allocate_and_build(pk, w, s, n, out_us, 0, out_owed, out_exh)
+                allocate_and_build(pk, w, s, n, out_us, 0, out_owed, out_exh, s)
 
 
-@njit
+@jit_noalias(cache=False)
 def _fold_loop(k, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_owed, peak):
     for i in range(k):
-        accumulate_path(1e9, owed, exh, reg, i % GROUP, f_owed, c_exh, c_reg, h_peak_owed, peak)
+        for s in range(reg.shape[1]):  # the engine's layout: one scenario at a time
+            accumulate_path(1e9, owed, exh, reg, i % GROUP, s, f_owed, c_exh, c_reg,
+                            h_peak_owed, peak)
 
 
 @njit
@@ -103,7 +105,8 @@ def main():
     us = np.ascontiguousarray(np.stack([t["units_short"] for t in trajs], axis=-1))  # (S, P, T, batch)
     owed = np.ascontiguousarray(np.stack([t["shortfall_t"] for t in trajs[:GROUP]])
                                 .transpose(0, 1, 4, 2, 3).reshape(GROUP, S, T * P * M))
-    exh = np.stack([t["stock_exhausted"] for t in trajs[:GROUP]])
+    owed = np.ascontiguousarray(owed[:, :1])  # scenario 0's, standing in for each in turn
+    exh = np.stack([t["stock_exhausted"] for t in trajs[:GROUP]])[:, :1].copy()
     reg = np.stack([t["regime"] for t in trajs[:GROUP]])
     acc = (np.zeros((2, S, T * P * M)), np.zeros((S, M, T), np.int64), np.zeros((S, R, T), np.int64),
            np.zeros((S, P, M, N_BUCKETS), np.int32), np.zeros(P * M))

@@ -71,7 +71,7 @@ def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAU
     sketch_cells = S * P * T + S * P + S * P * M
     scratch = sum(a.nbytes for a in make_work(packed.as_tuple(), 1)[:-1])
     per_lane = ((S * P * T + S * M * T + S * R * T) * 8 + sketch_cells * N_BUCKETS * 4
-                + (SKETCH_BATCH * S * P * T + GROUP * S * P * M * T) * 8 + scratch)
+                + (SKETCH_BATCH * S * P * T + GROUP * P * M * T) * 8 + scratch)
     merged = 2 * sketch_cells * N_BUCKETS * 8
     dataset = (S * P * T * 8 + S * P * M * T * 4 + S * (M + R) * T * 2) * 8
     return floats + threads * per_lane + merged + dataset
@@ -136,8 +136,8 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     k0, k1 = seed_key(seed)
 
     work = make_work(pk, n_lanes)
-    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, GROUP, S, T * P * M)),
-            np.empty((n_lanes, GROUP, S, M, T), np.bool_), np.empty((n_lanes, GROUP, S, T), np.int64),
+    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, GROUP, 1, T * P * M)),
+            np.empty((n_lanes, GROUP, 1, M, T), np.bool_), np.empty((n_lanes, GROUP, S, T), np.int64),
             np.empty((n_lanes, SKETCH_BATCH)), np.empty((n_lanes, P * M)))
     n_chunks = block_paths // CHUNK
     f_us = np.empty((n_chunks, 2, S, P, T))

@@ -8,7 +8,7 @@ row of ``out_f_*``, integer statistics to the lane's own row of ``out_c_*``/``ou
 from __future__ import annotations
 
 from .._jit import jit_noalias, pjit, prange
-from .paths import GROUP, simulate_group, work_of
+from .paths import GROUP, allocate_and_build, supply_for_path, work_of
 from .reduce import accumulate_path, accumulate_units
 
 
@@ -20,8 +20,9 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
 
     pk : packed tuple; work, traj : per-lane scratch (``paths.make_work``, engine; traj[0]
     holds a batch of paths' units behind side by side, float64[n_lanes, S, P, T, batch],
-    batch dividing ``chunk``; traj[1], traj[2], traj[3] a group's owed tonnes, exhausted
-    flags and regimes, [n_lanes, GROUP, ...] (see ``paths.simulate_group``); traj[4]
+    batch dividing ``chunk``; traj[1], traj[2] one scenario's owed tonnes and exhausted
+    flags for a group, [n_lanes, GROUP, 1, ...], traj[3] the group's regimes,
+    [n_lanes, GROUP, S, T] (see ``paths.simulate_group``); traj[4]
     float64[n_lanes, batch] and traj[5] float64[n_lanes, P * M] scratch);
     k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
     out_f_us : float64[n_chunks, 2, S, P, T], out_f_owed : float64[n_chunks, 2, S, T * P * M]
@@ -56,6 +57,7 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
     us_batch, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
     peak, peak_owed = traj[4][lane], traj[5][lane]
     batch = us_batch.shape[3]
+    S = us_batch.shape[0]
     # this lane's accumulators, sliced once (a view costs an atomic refcount update)
     c_behind, c_exh, c_reg = out_c_behind[lane], out_c_exh[lane], out_c_reg[lane]
     h_us, h_peak_us, h_peak_owed = out_h_us[lane], out_h_peak_us[lane], out_h_peak_owed[lane]
@@ -69,9 +71,15 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
             n = min(batch, end - b0)
             for g0 in range(0, n, GROUP):
                 ng = min(GROUP, n - g0)
-                simulate_group(pk, w, k0, k1, path0 + b0 + g0, ng, us_batch, g0, owed, exh, reg)
-                for g in range(ng):  # in path order
-                    accumulate_path(inv_floor_t, owed, exh, reg, g, f_owed, c_exh, c_reg,
-                                    h_peak_owed, peak_owed)
+                # paths.simulate_group, with each scenario folded in before the next one
+                # overwrites its owed tonnes: one scenario's (0.3 MB for 32 paths of
+                # base.toml) stay in the core's own cache, all six (2 MB) did not
+                for g in range(ng):
+                    supply_for_path(pk, w, k0, k1, path0 + b0 + g0 + g, g, reg)
+                for s in range(S):
+                    allocate_and_build(pk, w, s, ng, us_batch, g0, owed, exh, 0)
+                    for g in range(ng):  # in path order
+                        accumulate_path(inv_floor_t, owed, exh, reg, g, s, f_owed, c_exh, c_reg,
+                                        h_peak_owed, peak_owed)
             accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_peak_us,
                              peak)

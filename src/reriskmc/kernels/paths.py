@@ -291,13 +291,14 @@ def store_parameters(pk, work, s, g):
 
 
 @jit(inline="always")
-def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh):
+def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, slot):
     """Sections 3.5 (the month's supply) to 3.9 of scenario ``s`` for the first ``n``
     paths of the group, from what :func:`china_supply`, :func:`other_supply` and
     :func:`store_parameters` wrote: stocks, demand, allocation and builds.
 
-    Writes, for each path g < n of the group: out_us[s, :, :, col + g], out_owed[g, s, :]
-    and out_exh[g, s, :, :] (see :func:`simulate_group`). The paths share nothing; they
+    Writes, for each path g < n of the group: out_us[s, :, :, col + g], out_owed[g, slot, :]
+    and out_exh[g, slot, :, :] (see :func:`simulate_group`; ``slot`` is ``s`` there, and 0
+    where the engine folds each scenario in before the next overwrites it). The paths share nothing; they
     go through the months side by side, each path's arithmetic as if it were alone, the
     innermost loops running over paths (see GROUP).
     """
@@ -409,7 +410,7 @@ def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh):
                 per_m[3, m, g] = share_do
                 if buffer + stockpile <= EXHAUSTED_T:
                     exh_ever[m, g] = True
-                out_exh[g, s, m, t] = exh_ever[m, g]
+                out_exh[g, slot, m, t] = exh_ever[m, g]
         # -- 3.8 build (Leontief) and 3.9 record
         for p in range(P):
             share = 2 if struct[s, i_prio + p] == 0 else 3
@@ -430,7 +431,7 @@ def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh):
                     a = pm[4, j, g]
                     pm[0, j, g] = max(0.0, pm[0, j, g] + a - built[g] * par_pm[s, 0, j, g])
                     pm[2, j, g] += a
-                    out_owed[g, s, t * PM + j] = max(0.0, pm[1, j, g] - pm[2, j, g])
+                    out_owed[g, slot, t * PM + j] = max(0.0, pm[1, j, g] - pm[2, j, g])
             for g in range(n):
                 out_us[s, p, t, col + g] = max(0.0, prog[0, p, g] - prog[1, p, g])
 
@@ -492,4 +493,4 @@ def simulate_group(pk, work, k0, k1, path0, n, out_us, col, out_owed, out_exh, o
     for g in range(n):
         supply_for_path(pk, work, k0, k1, path0 + g, g, out_reg)
     for s in range(pk[0][L.D_S]):
-        allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh)
+        allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, s)

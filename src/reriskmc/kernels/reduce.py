@@ -98,12 +98,14 @@ def accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_
 
 
 @jit(inline="always")
-def accumulate_path(inv_floor_t, owed, exh, reg, g, f_owed, c_exh, c_reg, h_peak_owed, peak):
-    """Fold one path's material trajectories into the partial statistics (in place).
+def accumulate_path(inv_floor_t, owed, exh, reg, g, s, f_owed, c_exh, c_reg, h_peak_owed, peak):
+    """Fold scenario ``s`` of one path's material trajectories into the partial
+    statistics (in place).
 
-    Inputs, the path's row ``g`` of: owed float64[G, S, T * P * M] tonnes owed, at
-    [g, s, (t * P + p) * M + m]; exh bool[G, S, M, T]; reg int64[G, S, T]. f_owed float64[2, S, T * P * M]: the chunk's
-    sum and sum of squares; c_exh int64[S, M, T]; c_reg int64[S, R, T];
+    Inputs, the path's row ``g`` of: owed float64[G, 1, T * P * M] the scenario's tonnes
+    owed, at [g, 0, (t * P + p) * M + m]; exh bool[G, 1, M, T] the scenario's exhausted
+    flags; reg int64[G, S, T]. f_owed float64[2, S, T * P * M]: the chunk's sum and sum
+    of squares; c_exh int64[S, M, T]; c_reg int64[S, R, T];
     h_peak_owed int32[S, P, M, B]; peak float64[>= P * M]: scratch.
 
     One pass along the path's flat rows, month by month, adds to the sums and keeps
@@ -112,24 +114,23 @@ def accumulate_path(inv_floor_t, owed, exh, reg, g, f_owed, c_exh, c_reg, h_peak
     loops over months, programmes and materials; taking the peaks in the same pass
     rather than in a strided pass per cell took the fold from 5.3 to 4.7 us a path).
     """
-    S, n = owed.shape[1], owed.shape[2]
+    n = owed.shape[2]
     P, M = h_peak_owed.shape[1], h_peak_owed.shape[2]
     PM = P * M
     T = n // PM
-    for s in range(S):
+    for j in range(PM):
+        peak[j] = 0.0
+    for t in range(T):
         for j in range(PM):
-            peak[j] = 0.0
-        for t in range(T):
-            for j in range(PM):
-                v = owed[g, s, t * PM + j]
-                f_owed[0, s, t * PM + j] += v
-                f_owed[1, s, t * PM + j] += v * v
-                peak[j] = max(peak[j], v)
-        for p in range(P):
-            for m in range(M):
-                h_peak_owed[s, p, m, bucket(peak[p * M + m], inv_floor_t)] += 1
+            v = owed[g, 0, t * PM + j]
+            f_owed[0, s, t * PM + j] += v
+            f_owed[1, s, t * PM + j] += v * v
+            peak[j] = max(peak[j], v)
+    for p in range(P):
         for m in range(M):
-            for t in range(T):
-                c_exh[s, m, t] += exh[g, s, m, t]
+            h_peak_owed[s, p, m, bucket(peak[p * M + m], inv_floor_t)] += 1
+    for m in range(M):
         for t in range(T):
-            c_reg[s, reg[g, s, t], t] += 1
+            c_exh[s, m, t] += exh[g, 0, m, t]
+    for t in range(T):
+        c_reg[s, reg[g, s, t], t] += 1
