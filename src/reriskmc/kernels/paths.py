@@ -55,9 +55,9 @@ def make_work(pk, n_lanes=1):
         ((S,), np.bool_),                  # 4 waived
         ((3, max(E, 1)), np.int64),        # 5 events: deadline, extensions used, done
         ((2, M * C), np.int64),            # 6 licences: state, month (decision or expiry)
+        ((S, M, T), np.float64),           # 7 recycling and imports from China, t/month
+        ((S, max(K, 1), T), np.float64),   # 8 each other source's deliveries, t/month
         # -- a group of GROUP paths side by side (last axis: the path in the group)
-        ((S, M, T, G), np.float64),        # 7 recycling and imports from China, t/month
-        ((S, max(K, 1), T, G), np.float64),  # 8 each other source's deliveries, t/month
         ((S, 3, P * M, G), np.float64),    # 9 per unit: t of material, its inverse; t/month scheduled
         ((S, 2, P, G), np.float64),        # 10 rate (units/month), most units a month can build
         ((S, 5, M, G), np.float64),        # 11 buffer, stockpile, buffer cap, release lag, rate
@@ -68,6 +68,7 @@ def make_work(pk, n_lanes=1):
         ((3, P, G), np.float64),           # 16 scheduled, built, want
         ((4, M, G), np.float64),           # 17 the month's demand, DX demand, DX share, DO share
         ((G,), np.float64),                # 18 units built this month
+        ((S, M, T, G), np.float64),        # 19 the month's supply of each material, t
     )
     arrays, pads = [], []
     for shape, dtype in shapes:
@@ -81,13 +82,13 @@ def make_work(pk, n_lanes=1):
 @jit(inline="always")
 def work_of(w, lane):
     """One lane's scratch tuple out of :func:`make_work`'s arrays."""
-    pad = w[19]
+    pad = w[20]
     return (w[0][lane * pad[0]], w[1][lane * pad[1]], w[2][lane * pad[2]], w[3][lane * pad[3]],
             w[4][lane * pad[4]], w[5][lane * pad[5]], w[6][lane * pad[6]], w[7][lane * pad[7]],
             w[8][lane * pad[8]], w[9][lane * pad[9]], w[10][lane * pad[10]],
             w[11][lane * pad[11]], w[12][lane * pad[12]], w[13][lane * pad[13]],
             w[14][lane * pad[14]], w[15][lane * pad[15]], w[16][lane * pad[16]],
-            w[17][lane * pad[17]], w[18][lane * pad[18]])
+            w[17][lane * pad[17]], w[18][lane * pad[18]], w[19][lane * pad[19]])
 
 
 @jit(inline="always")
@@ -135,9 +136,8 @@ def china_supply(pk, work, s, g, out_reg):
     """Sections 3.1-3.4 of scenario ``s`` on the path drawn into ``work``, the ``g``-th of
     its group: regimes, events, the linkage and the licences.
 
-    Writes work[7][s, :, :, g], float64[S, M, T, G]: each month's recycling plus
-    licensed imports from China (tonnes), and out_reg[g, s, :], int64[G, S, T]: the
-    month's regime.
+    Writes work[7][s], float64[S, M, T]: each month's recycling plus licensed imports
+    from China (tonnes), and out_reg[g, s, :], int64[G, S, T]: the month's regime.
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
@@ -229,7 +229,7 @@ def china_supply(pk, work, s, g, out_reg):
                                or (conceded and opens_fast))
                     flow = thp[s, f_flow + idx]
                     supply += flow if is_open else flow * thp[s, off_f[L.F_LEAKAGE] + m]
-            china[s, m, t, g] = supply
+            china[s, m, t] = supply
         out_reg[g, s, t] = r
 
 
@@ -238,7 +238,7 @@ def other_supply(pk, work, s, g):
     """Section 3.5 of scenario ``s`` on the path drawn into ``work``, the ``g``-th of its
     group: what each non-Chinese source delivers.
 
-    Writes work[8][s, :, :, g], float64[S, K, T, G], in tonnes a month.
+    Writes work[8][s], float64[S, K, T], in tonnes a month.
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
@@ -254,9 +254,9 @@ def other_supply(pk, work, s, g):
         for t in range(T):
             if qualified[s, k] and t >= first:
                 ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - first + 1.0) * inv_ramp)
-                src[s, k, t, g] = output * ramp
+                src[s, k, t] = output * ramp
             else:
-                src[s, k, t, g] = 0.0
+                src[s, k, t] = 0.0
 
 
 @jit(inline="always")
@@ -304,12 +304,11 @@ def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, slot):
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
-    china, src, par_pm, par_p, par_m = work[7], work[8], work[9], work[10], work[11]
+    supply, par_pm, par_p, par_m = work[19], work[9], work[10], work[11]
     stocks, first_short, exh_ever, pm, prog, per_m, built = (
         work[12], work[13], work[14], work[15], work[16], work[17], work[18])
-    M, K, P, T = dims[L.D_M], dims[L.D_K], dims[L.D_P], dims[L.D_T]
+    M, P, T = dims[L.D_M], dims[L.D_P], dims[L.D_T]
     i_prio, i_ps, i_pe = off_i[L.I_PRIORITY], off_i[L.I_PROG_START], off_i[L.I_PROG_END]
-    i_src_mat = off_i[L.I_SRC_MATERIAL]
     PM = P * M
 
     for m in range(M):
@@ -329,14 +328,10 @@ def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, slot):
             pm[2, j, g] = 0.0
 
     for t in range(T):
-        # -- 3.5 the month's supply: recycling and China, then the other sources
+        # -- 3.5 the month's supply (see supply_for_path)
         for m in range(M):
             for g in range(n):
-                stocks[2, m, g] = china[s, m, t, g]
-        for k in range(K):
-            mk = struct[s, i_src_mat + k]
-            for g in range(n):
-                stocks[2, mk, g] += src[s, k, t, g]
+                stocks[2, m, g] = supply[s, m, t, g]
         # -- 3.6 demand, summed per material in programme order (all and DX only)
         for m in range(M):
             for g in range(n):
@@ -449,7 +444,8 @@ def supply_for_path(pk, work, k0, k1, path, g, out_reg):
     draw_path(pk, work, k0, k1, path)
     dims, off_i, struct = pk[0], pk[2], pk[9]
     M, K, T = dims[L.D_M], dims[L.D_K], dims[L.D_T]
-    china, src = work[7], work[8]
+    china, src, supply = work[7], work[8], work[19]
+    i_src_mat = off_i[L.I_SRC_MATERIAL]
     for s in range(dims[L.D_S]):
         twin = struct[s, off_i[L.I_TWIN_CHINA]]
         if twin < 0:
@@ -459,14 +455,24 @@ def supply_for_path(pk, work, k0, k1, path, g, out_reg):
                 out_reg[g, s, t] = out_reg[g, twin, t]
             for m in range(M):
                 for t in range(T):
-                    china[s, m, t, g] = china[twin, m, t, g]
+                    china[s, m, t] = china[twin, m, t]
         twin = struct[s, off_i[L.I_TWIN_SOURCES]]
         if twin < 0:
             other_supply(pk, work, s, g)
         else:
             for k in range(K):
                 for t in range(T):
-                    src[s, k, t, g] = src[twin, k, t, g]
+                    src[s, k, t] = src[twin, k, t]
+        # 3.5 the month's supply: recycling and China, then the other sources in order.
+        # Only this sum goes to the grouped stage: the per-source deliveries stay
+        # per path, which keeps a thread's scratch within its core's cache
+        for m in range(M):
+            for t in range(T):
+                supply[s, m, t, g] = china[s, m, t]
+        for k in range(K):
+            mk = struct[s, i_src_mat + k]
+            for t in range(T):
+                supply[s, mk, t, g] += src[s, k, t]
         store_parameters(pk, work, s, g)
 
 
