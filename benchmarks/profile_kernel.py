@@ -112,7 +112,7 @@ def main():
            np.zeros((S, P, M, N_BUCKETS), np.int32), np.zeros(P * M))
     units = (np.zeros((2, S, P, T)), np.zeros((S, P, T), np.int64),
              np.zeros((S, P, T, N_BUCKETS), np.uint16), np.zeros((S, P, N_BUCKETS), np.int32),
-             np.zeros(batch))
+             np.zeros(T, np.int64))
 
     rows = [
         ("sampler, all scenarios (simulate_group)", upto[3]),

@@ -138,7 +138,7 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     work = make_work(pk, n_lanes)
     traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, GROUP, 1, T * P * M)),
             np.empty((n_lanes, GROUP, 1, M, T), np.bool_), np.empty((n_lanes, GROUP, S, T), np.int64),
-            np.empty((n_lanes, SKETCH_BATCH)), np.empty((n_lanes, P * M)))
+            np.empty((n_lanes, T), np.int64), np.empty((n_lanes, P * M)))
     n_chunks = block_paths // CHUNK
     f_us = np.empty((n_chunks, 2, S, P, T))
     f_owed = np.empty((n_chunks, 2, S, T * P * M))

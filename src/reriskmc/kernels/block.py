@@ -23,7 +23,7 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     batch dividing ``chunk``; traj[1], traj[2] one scenario's owed tonnes and exhausted
     flags for a group, [n_lanes, GROUP, 1, ...], traj[3] the group's regimes,
     [n_lanes, GROUP, S, T] (see ``paths.simulate_group``); traj[4]
-    float64[n_lanes, batch] and traj[5] float64[n_lanes, P * M] scratch);
+    int64[n_lanes, T] and traj[5] float64[n_lanes, P * M] scratch);
     k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
     out_f_us : float64[n_chunks, 2, S, P, T], out_f_owed : float64[n_chunks, 2, S, T * P * M]
     (sums and sums of squares; zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
@@ -55,7 +55,7 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
     n_chunks = (n_paths + chunk - 1) // chunk
     w = work_of(work, lane)
     us_batch, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
-    peak, peak_owed = traj[4][lane], traj[5][lane]
+    zeros, peak_owed = traj[4][lane], traj[5][lane]
     batch = us_batch.shape[3]
     S = us_batch.shape[0]
     # this lane's accumulators, sliced once (a view costs an atomic refcount update)
@@ -82,4 +82,4 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
                         accumulate_path(inv_floor_t, owed, exh, reg, g, s, f_owed, c_exh, c_reg,
                                         h_peak_owed, peak_owed)
             accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_peak_us,
-                             peak)
+                             zeros)
