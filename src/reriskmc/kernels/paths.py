@@ -22,10 +22,14 @@ from .rng import FIXED, fill_uniforms, transform
 
 IDLE, PENDING, LIVE = 0, 1, 2
 #: paths that go through stocks, allocation and builds side by side: the month loop of
-#: that stage then runs over a group of paths innermost, which spreads the loop overhead
-#: over the group and gives the CPU independent work (each path's arithmetic is
-#: unchanged). LLVM does not yet turn these loops into vector instructions (the
-#: assembly holds only scalar arithmetic): that would be the next step.
+#: that stage then runs over a group of paths innermost, and LLVM turns those loops
+#: into vector instructions (each path's arithmetic is unchanged). It vectorises them
+#: 8 doubles wide and 4 deep on AVX-512, so the vector code runs only for groups of 32
+#: or more: 32 paths ran 9% faster than 8 (interleaved A/B), and the per-group scratch
+#: still fits a core's cache (see supply_for_path). The block kernel is compiled with
+#: its arrays marked as not overlapping (block.simulate_lane), without which LLVM keeps
+#: more values in memory. The stock allocation loop (3.7) stays scalar: written without
+#: branches it was no faster.
 GROUP = 32
 EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
 
