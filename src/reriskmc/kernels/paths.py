@@ -28,8 +28,8 @@ IDLE, PENDING, LIVE = 0, 1, 2
 #: or more: 32 paths ran 9% faster than 8 (interleaved A/B), and the per-group scratch
 #: still fits a core's cache (see supply_for_path). The block kernel is compiled with
 #: its arrays marked as not overlapping (block.simulate_lane), without which LLVM keeps
-#: more values in memory. The stock allocation loop (3.7) stays scalar: written without
-#: branches it was no faster.
+#: more values in memory. The stock allocation loop (3.7) keeps its branches: written
+#: without them it ran no faster (not checked: whether that version vectorised).
 GROUP = 32
 EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
 
