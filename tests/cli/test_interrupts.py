@@ -15,7 +15,15 @@ def _start(out: Path):
     exe = Path(sys.executable).with_name("reriskmc")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "reriskmc.cli"]
     return subprocess.Popen(cmd + ["run", str(BASE), "--paths", "50000000", "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_in_a_terminal)
+
+
+def _as_in_a_terminal():
+    """Give the run Ctrl-C as a terminal does. A shell starts background jobs with SIGINT
+    ignored, children inherit that, and Python then installs no KeyboardInterrupt
+    handler: run from such a job, this test failed although the program was fine."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="module")
