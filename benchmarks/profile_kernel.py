@@ -6,7 +6,8 @@ numba code has no line profiler, so each stage is timed on its own, compiled int
 loop over paths: the sampler as a growing pipeline (drawing the random numbers; then
 the China stage of every scenario that computes it; then the other sources and the
 parameters stored for the last stage; then stocks, allocation and builds, a group of
-paths at a time: each stage's time is a difference of two timings),
+paths at a time: each stage's time is a difference of two timings; the China stage
+and the last one run a group of paths side by side),
 and the two folds of paths into statistics. Stages timed alone run on hot caches, so
 the engine's own time per path is higher (see the README). This is the profile behind
 the performance notes in the README.
@@ -27,8 +28,8 @@ from reriskmc._jit import jit_noalias
 from reriskmc.config import load_config
 from reriskmc.engine import SKETCH_BATCH, replay_path
 from reriskmc.kernels import layout as L
-from reriskmc.kernels.paths import (GROUP, allocate_and_build, china_supply, draw_path,
-                                    make_work, other_supply, store_parameters, work_of)
+from reriskmc.kernels.paths import (GROUP, allocate_and_build, china_stage, draw_month,
+                                    draw_path, make_work, supply_stages, work_of)
 from reriskmc.kernels.reduce import N_BUCKETS, accumulate_path, accumulate_units
 from reriskmc.kernels.rng import seed_key
 from reriskmc.pack import pack
@@ -50,18 +51,20 @@ def _once(fn, n):
 @jit_noalias(cache=False)
 def _pipeline(k, stages, pk, w, k0, k1, out_us, out_owed, out_exh, out_reg):
     """The first ``stages`` stages of the sampler, for paths 0 .. k - 1, in groups."""
-    dims, off_i, struct = pk[0], pk[2], pk[9]
+    dims = pk[0]
     for i0 in range(0, k, GROUP):
         n = min(GROUP, k - i0)
-        for g in range(n):
-            draw_path(pk, w, k0, k1, i0 + g)
-            for s in range(dims[L.D_S]):
-                if stages >= 2 and struct[s, off_i[L.I_TWIN_CHINA]] < 0:
-                    china_supply(pk, w, s, g, out_reg)
-                if stages >= 3 and struct[s, off_i[L.I_TWIN_SOURCES]] < 0:
-                    other_supply(pk, w, s, g)
-                if stages >= 3:
-                    store_parameters(pk, w, s, g)
+        if stages == 1:
+            for g in range(n):
+                draw_path(pk, w, k0, k1, i0 + g, g)
+            for t in range(dims[L.D_T]):
+                draw_month(w, k0, k1, i0, n, t)
+        elif stages == 2:
+            for g in range(n):
+                draw_path(pk, w, k0, k1, i0 + g, g)
+            china_stage(pk, w, k0, k1, i0, n, out_reg)
+        else:
+            supply_stages(pk, w, k0, k1, i0, n, out_reg)
         if stages == 4:
             for s in range(dims[L.D_S]):
                 allocate_and_build(pk, w, s, n, out_us, 0, out_owed, out_exh, s)
@@ -116,8 +119,9 @@ def main():
 
     rows = [
         ("sampler, all scenarios (simulate_group)", upto[3]),
-        ("  random numbers and parameter draws (draw_path)", upto[0]),
-        (f"  China stage, 3.1-3.4 ({n_china} of {S} scenarios; the rest share it)", upto[1] - upto[0]),
+        ("  random numbers and parameter draws (draw_path, draw_month)", upto[0]),
+        (f"  China stage, 3.1-3.4 ({n_china} of {S} scenarios; the rest share it; "
+         f"{GROUP} paths side by side)", upto[1] - upto[0]),
         (f"  other sources, 3.5 ({n_src} of {S} scenarios), parameters", upto[2] - upto[1]),
         (f"  stocks, demand, allocation, builds, 3.5-3.9 ({GROUP} paths side by side)",
          upto[3] - upto[2]),

@@ -8,7 +8,7 @@ row of ``out_f_*``, integer statistics to the lane's own row of ``out_c_*``/``ou
 from __future__ import annotations
 
 from .._jit import jit_noalias, pjit, prange
-from .paths import GROUP, allocate_and_build, supply_for_path, work_of
+from .paths import GROUP, allocate_and_build, supply_stages, work_of
 from .reduce import accumulate_path, accumulate_units
 
 
@@ -74,8 +74,7 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
                 # paths.simulate_group, with each scenario folded in before the next one
                 # overwrites its owed tonnes: one scenario's (0.3 MB for 32 paths of
                 # base.toml) stay in the core's own cache, all six (2 MB) did not
-                for g in range(ng):
-                    supply_for_path(pk, w, k0, k1, path0 + b0 + g0 + g, g, reg)
+                supply_stages(pk, w, k0, k1, path0 + b0 + g0, ng, reg)
                 for s in range(S):
                     allocate_and_build(pk, w, s, ng, us_batch, g0, owed, exh, 0)
                     for g in range(ng):  # in path order

@@ -86,7 +86,7 @@ INT_BLOCKS = (
  I_RELEASE_MONTH, I_SRC_MATERIAL, I_SRC_START, I_PRIORITY, I_PROG_START,
  I_PROG_END, I_TWIN_CHINA, I_TWIN_SOURCES) = range(len(INT_BLOCKS))
 
-# -- the blocks each supply stage reads (kernels/paths.china_supply, other_supply). A
+# -- the blocks each supply stage reads (kernels/paths.china_stage, other_supply). A
 # scenario whose blocks equal an earlier scenario's (same values or distributions, same
 # random-number slots) has that stage's result on every path: its twin, found by pack
 # and stored in twin_china / twin_sources (-1: none)

@@ -1,10 +1,12 @@
 """The path sampler: regimes, events, licences, supply, stocks, allocation, builds.
 
-One call of :func:`simulate_path` turns (packed parameters, seed key, path index) into
-that path's monthly trajectories in every scenario. It draws all of the path's
-uniforms first (its own stream, then one stream per month) and then runs each scenario
-on the same uniforms: common random numbers, and the random numbers are drawn once per
-path rather than once per scenario.
+One call of :func:`simulate_group` turns (packed parameters, seed key, a group of path
+indices) into those paths' monthly trajectories in every scenario. Each path's own
+uniforms are drawn first (its stream 0), each month's as the months are run (stream
+month + 1), and every scenario runs on the same uniforms: common random numbers, and
+the random numbers are drawn once per path rather than once per scenario. The paths
+of a group go side by side: every step is a loop over the group, which the compiler
+turns into vector instructions, and each path's arithmetic is the same as alone.
 
 The month-by-month rules are specified in ``docs/model.md``; section numbers below
 refer to it. Everything here is plain arrays and scalars, and runs as plain Python
@@ -21,15 +23,16 @@ from . import layout as L
 from .rng import FIXED, fill_uniforms, transform
 
 IDLE, PENDING, LIVE = 0, 1, 2
-#: paths that go through stocks, allocation and builds side by side: the month loop of
-#: that stage then runs over a group of paths innermost, and LLVM turns those loops
-#: into vector instructions (each path's arithmetic is unchanged). It vectorises them
+#: paths that go through the China stage and through stocks, allocation and builds side
+#: by side: the month loops of those stages then run over a group of paths innermost,
+#: and LLVM turns those loops into vector instructions (each path's arithmetic is
+#: unchanged; the China stage's per-path decisions are selections, not branches). It vectorises them
 #: 8 doubles wide and 4 deep on AVX-512, so the vector code runs only for groups of 32
 #: or more: 32 paths ran 9% faster than 8 (interleaved A/B), and the per-group scratch
-#: still fits a core's cache (see supply_for_path). The block kernel is compiled with
+#: still fits a core's cache (see supply_stages). The block kernel is compiled with
 #: its arrays marked as not overlapping (block.simulate_lane), without which LLVM keeps
-#: more values in memory. The stock allocation loop (3.7) keeps its branches: written
-#: without them it ran no faster (not checked: whether that version vectorised).
+#: more values in memory. The stock allocation loop (3.7) keeps its branches: LLVM
+#: vectorises it as it is (masked), and written without branches it ran 7% slower.
 GROUP = 32
 EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
 
@@ -52,16 +55,18 @@ def make_work(pk, n_lanes=1):
     n_up = int(dims[L.D_NPS]) + 1 + K
     G = GROUP
     shapes = (
-        ((S, n_theta), np.float64),        # 0 thp: the path's parameter values
-        ((1, max(n_up, 1)), np.float64),   # 1 u_path (one row)
-        ((T, n_um), np.float64),           # 2 u_month
-        ((S, max(K, 1)), np.bool_),        # 3 qualified
-        ((S,), np.bool_),                  # 4 waived
-        ((3, max(E, 1)), np.int64),        # 5 events: deadline, extensions used, done
-        ((2, M * C), np.int64),            # 6 licences: state, month (decision or expiry)
-        ((S, M, T), np.float64),           # 7 recycling and imports from China, t/month
-        ((S, max(K, 1), T), np.float64),   # 8 each other source's deliveries, t/month
         # -- a group of GROUP paths side by side (last axis: the path in the group)
+        ((S, n_theta, G), np.float64),     # 0 thg: each path's parameter values
+        ((max(n_up, 1), 1), np.float64),   # 1 u_path: the path's own uniforms (one column)
+        ((n_um, G), np.float64),           # 2 u_month: one month's uniforms
+        ((S, max(K, 1), G), np.bool_),     # 3 qualified
+        ((S, G), np.bool_),                # 4 waived
+        ((S, 3, max(E, 1), G), np.int64),  # 5 events: deadline, extensions used, done
+        ((S, 2, M * C, G), np.int64),      # 6 licences: state, month (decision or expiry)
+        ((S, 3, G), np.int64),             # 7 regime, transition matrix, conceded
+        # -- one path
+        ((S, max(K, 1), T), np.float64),   # 8 each other source's deliveries, t/month
+        # -- a group again
         ((S, 3, P * M, G), np.float64),    # 9 per unit: t of material, its inverse; t/month scheduled
         ((S, 2, P, G), np.float64),        # 10 rate (units/month), most units a month can build
         ((S, 5, M, G), np.float64),        # 11 buffer, stockpile, buffer cap, release lag, rate
@@ -96,28 +101,37 @@ def work_of(w, lane):
 
 
 @jit(inline="always")
-def draw_path(pk, work, k0, k1, path):
-    """Draw path ``path``'s uniforms and per-path parameters into ``work``."""
+def draw_path(pk, work, k0, k1, path, g):
+    """Draw path ``path``'s own uniforms and per-path parameters into ``work``, as the
+    ``g``-th path of its group (work[0], work[3], work[4]). Its monthly uniforms are drawn
+    a month at a time, for the whole group, by :func:`china_stage`."""
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
-    thp, u_path, u_month, qualified, waived = work[0], work[1], work[2], work[3], work[4]
-    S, T, K = dims[L.D_S], dims[L.D_T], dims[L.D_K]
+    thg, u_path, qualified, waived = work[0], work[1], work[3], work[4]
+    S, K = dims[L.D_S], dims[L.D_K]
     nps = dims[L.D_NPS]
     fill_uniforms(u_path, 0, nps + 1 + K, L.STREAM_PATH, path, k0, k1)
-    n_um = u_month.shape[1]
-    for t in range(T):
-        fill_uniforms(u_month, t, n_um, t + 1, path, k0, k1)
     for s in range(S):
         for k in range(th_fixed.shape[1]):
             code = th_code[s, k]
             if code == FIXED:
-                thp[s, k] = th_fixed[s, k]
+                thg[s, k, g] = th_fixed[s, k]
             else:
-                thp[s, k] = transform(code, th_args[s, k, 0], th_args[s, k, 1], th_args[s, k, 2],
-                                      tables, max(th_table[s, k], 0), u_path[0, th_slot[s, k]])
-        waived[s] = u_path[0, nps] < thp[s, off_f[L.F_P_WAIVER]]
+                thg[s, k, g] = transform(code, th_args[s, k, 0], th_args[s, k, 1], th_args[s, k, 2],
+                                         tables, max(th_table[s, k], 0), u_path[th_slot[s, k], 0])
+        waived[s, g] = u_path[nps, 0] < thg[s, off_f[L.F_P_WAIVER], g]
         for q in range(K):
-            qualified[s, q] = u_path[0, nps + 1 + q] < thp[s, off_f[L.F_SRC_P_QUAL] + q]
+            qualified[s, q, g] = u_path[nps + 1 + q, 0] < thg[s, off_f[L.F_SRC_P_QUAL] + q, g]
+
+
+@jit(inline="always")
+def draw_month(work, k0, k1, path0, n, t):
+    """Month ``t``'s uniforms of paths ``path0 .. path0 + n - 1`` into work[2], float64[n_um, G]:
+    a draw's paths side by side. Slots: regime step, events (2 each), concession,
+    licences (3 per material and channel); layout.month_slots."""
+    u_month = work[2]
+    for g in range(n):
+        fill_uniforms(u_month, g, u_month.shape[0], t + 1, path0 + g, k0, k1)
 
 
 @jit(inline="always")
@@ -126,28 +140,80 @@ def _round_half_up(x):
 
 
 @jit(inline="always")
-def _sample_row(cum_trans, s, mi, r0, u):
-    """The next regime from row ``r0`` of scenario ``s``'s matrix ``mi``."""
-    n = cum_trans.shape[3]
-    r = 0
-    while r < n - 1 and u >= cum_trans[s, mi, r0, r]:
-        r += 1
-    return r
+def china_stage(pk, work, k0, k1, path0, n, out_reg):
+    """Sections 3.1-3.4 of every scenario for paths ``path0 .. path0 + n - 1`` (the
+    first ``n`` of the group, whose parameters :func:`draw_path` drew): regimes, events,
+    the linkage and the licences.
 
+    Writes work[19][s, m, t, g]: each month's recycling plus licensed imports from China
+    (tonnes; :func:`other_supply` adds the other sources later), and out_reg[g, s, t],
+    int64[>= n, S, T]: the month's regime.
 
-@jit(inline="always")
-def china_supply(pk, work, s, g, out_reg):
-    """Sections 3.1-3.4 of scenario ``s`` on the path drawn into ``work``, the ``g``-th of
-    its group: regimes, events, the linkage and the licences.
-
-    Writes work[7][s], float64[S, M, T]: each month's recycling plus licensed imports
-    from China (tonnes), and out_reg[g, s, :], int64[G, S, T]: the month's regime.
+    Month by month, each month's uniforms drawn for the group and then used by every
+    scenario, with the group's paths side by side: each step is a loop over paths that
+    runs as vector code, every path's decisions taken by selection rather than by
+    branching (each path's arithmetic and comparisons are the same as alone). A scenario
+    that shares this stage with an earlier one (its twin, found by ``pack``: the same
+    blocks, so on the same random numbers the same result) copies the twin's result.
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
-    thp, u_month, waived, ev, lic, china = work[0], work[2], work[4], work[5], work[6], work[7]
+    thg, u, waived, ev, lic, state, supply = (work[0], work[2], work[4], work[5], work[6],
+                                              work[7], work[19])
     R, C, M = dims[L.D_R], dims[L.D_C], dims[L.D_M]
-    E, T = dims[L.D_E], dims[L.D_T]
+    E, T, S = dims[L.D_E], dims[L.D_T], dims[L.D_S]
+    i_twin = off_i[L.I_TWIN_CHINA]
+
+    # -- 2. state at the start of the path
+    for s in range(S):
+        if struct[s, i_twin] >= 0:
+            continue
+        r0 = struct[s, off_i[L.I_INITIAL]]
+        conceded0 = 1 if struct[s, off_i[L.I_CONCEDED0]] != 0 else 0
+        for g in range(n):
+            state[s, 0, g] = r0
+            state[s, 1, g] = 0
+            state[s, 2, g] = conceded0
+        for e in range(E):
+            month = struct[s, off_i[L.I_EV_MONTH] + e]
+            for g in range(n):
+                ev[s, 0, e, g] = month
+                ev[s, 1, e, g] = 0
+                ev[s, 2, e, g] = 0
+        for idx in range(M * C):
+            f_live0 = off_f[L.F_LIVE0] + idx
+            for g in range(n):
+                live0 = _round_half_up(thg[s, f_live0, g])
+                lic[s, 0, idx, g] = LIVE if live0 >= 1 else IDLE
+                lic[s, 1, idx, g] = live0 if live0 >= 1 else 0
+
+    for t in range(T):
+        draw_month(work, k0, k1, path0, n, t)
+        for s in range(S):
+            if struct[s, i_twin] < 0:
+                china_month(pk, work, s, t, n, out_reg)
+
+    for s in range(S):
+        twin = struct[s, i_twin]
+        if twin >= 0:
+            for g in range(n):
+                for t in range(T):
+                    out_reg[g, s, t] = out_reg[g, twin, t]
+            for m in range(M):
+                for t in range(T):
+                    for g in range(n):
+                        supply[s, m, t, g] = supply[twin, m, t, g]
+
+
+@jit(inline="always")
+def china_month(pk, work, s, t, n, out_reg):
+    """Month ``t`` of sections 3.1-3.4 in scenario ``s`` for the group's first ``n``
+    paths (see :func:`china_stage`)."""
+    (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
+     cum_trans, sketch) = pk
+    thg, u, waived, ev, lic, state, supply = (work[0], work[2], work[4], work[5], work[6],
+                                              work[7], work[19])
+    R, C, M, E = dims[L.D_R], dims[L.D_C], dims[L.D_M], dims[L.D_E]
     # the month's uniforms: regime step, events (2 each), concession, licences (3 each);
     # the same offsets as layout.month_slots
     u_ev = 1
@@ -155,108 +221,111 @@ def china_supply(pk, work, s, g, out_reg):
     u_lic = u_conc + 1
     f_flow, f_lag, f_term = off_f[L.F_FLOW], off_f[L.F_LAG], off_f[L.F_TERM]
     f_pa, f_pac, f_prv = off_f[L.F_P_APPROVE], off_f[L.F_P_APPROVE_CONC], off_f[L.F_P_REVOKE]
+    i_talks, i_open = off_i[L.I_TALKS], off_i[L.I_CH_OPEN]
 
-    # -- 2. state at the start of the path
-    r = struct[s, off_i[L.I_INITIAL]]
-    mi = 0
-    conceded = struct[s, off_i[L.I_CONCEDED0]] != 0
-    opens_fast = struct[s, off_i[L.I_OPENS_FAST]] != 0
+    # -- 3.1 regime: the first row entry the uniform falls below (rows are cumulative,
+    # so the number of entries at or below it)
+    if t > 0:
+        for g in range(n):
+            r0, mi, x = state[s, 0, g], state[s, 1, g], u[0, g]
+            r = 0
+            for q in range(R - 1):
+                r += 1 if x >= cum_trans[s, mi, r0, q] else 0
+            state[s, 0, g] = r
+    # -- 3.2 events
     for e in range(E):
-        ev[0, e] = struct[s, off_i[L.I_EV_MONTH] + e]
-        ev[1, e] = 0
-        ev[2, e] = 0
-    for idx in range(M * C):
-        live0 = _round_half_up(thp[s, off_f[L.F_LIVE0] + idx])
-        if live0 >= 1:
-            lic[0, idx] = LIVE
-            lic[1, idx] = live0
-        else:
-            lic[0, idx] = IDLE
-            lic[1, idx] = 0
-    dfars_month = struct[s, off_i[L.I_DFARS_MONTH]]
-    no_waiver = not waived[s]
-
-    for t in range(T):
-        # -- 3.1 regime
-        if t > 0:
-            r = _sample_row(cum_trans, s, mi, r, u_month[t, 0])
-        # -- 3.2 events
-        for e in range(E):
-            if ev[2, e] == 0 and ev[0, e] == t:
-                if (ev[1, e] < struct[s, off_i[L.I_EV_MAX_EXT] + e]
-                        and u_month[t, u_ev + 2 * e] < thp[s, off_f[L.F_EV_P_EXTEND] + e]):
-                    ev[0, e] += max(1, _round_half_up(thp[s, off_f[L.F_EV_EXTEND_MONTHS] + e]))
-                    ev[1, e] += 1
-                else:
-                    ev[2, e] = 1
-                    if u_month[t, u_ev + 2 * e + 1] < thp[s, off_f[L.F_EV_P_FIRE] + e]:
-                        jump = struct[s, off_i[L.I_EV_JUMP] + e]
-                        if jump >= 0:
-                            r = jump
-                        mat = struct[s, off_i[L.I_EV_MATRIX] + e]
-                        if mat >= 0:
-                            mi = mat
-        # -- 3.3 linkage
-        if (not conceded and struct[s, off_i[L.I_TALKS] + r] != 0
-                and u_month[t, u_conc] < thp[s, off_f[L.F_P_CONCESSION]]):
-            conceded = True
-        # -- 3.4 licences, plus recycling (the first part of 3.5)
-        for m in range(M):
-            supply = thp[s, off_f[L.F_RECYCLING] + m]
-            china_ok = not (struct[s, off_i[L.I_DFARS_APPLIES] + m] != 0 and t >= dfars_month and no_waiver)
-            for c in range(C):
-                idx = m * C + c
-                ur = u_lic + 3 * idx
-                state = lic[0, idx]
-                if state == LIVE and lic[1, idx] <= t:
-                    state = IDLE
-                if state == LIVE and u_month[t, ur] < thp[s, f_prv + idx * R + r]:
-                    state = IDLE
-                if state == PENDING and lic[1, idx] <= t:
-                    p_ok = thp[s, (f_pac if conceded else f_pa) + idx * R + r]
-                    if u_month[t, ur + 1] < p_ok:
-                        state = LIVE
-                        lic[1, idx] = t + max(1, _round_half_up(thp[s, f_term + idx]))
-                    else:
-                        state = IDLE
-                if state == IDLE:
-                    lag = thp[s, f_lag + idx]
-                    whole = math.floor(lag)
-                    n = int(whole) + (1 if u_month[t, ur + 2] < lag - whole else 0)
-                    state = PENDING
-                    lic[1, idx] = t + max(1, n)
-                lic[0, idx] = state
-                if state == LIVE and china_ok:
-                    is_open = (struct[s, off_i[L.I_CH_FAST] + c] == 0
-                               or struct[s, off_i[L.I_FAST_TRACK] + m] != 0
-                               or struct[s, off_i[L.I_CH_OPEN] + c * R + r] != 0
-                               or (conceded and opens_fast))
-                    flow = thp[s, f_flow + idx]
-                    supply += flow if is_open else flow * thp[s, off_f[L.F_LEAKAGE] + m]
-            china[s, m, t] = supply
-        out_reg[g, s, t] = r
+        max_ext = struct[s, off_i[L.I_EV_MAX_EXT] + e]
+        jump = struct[s, off_i[L.I_EV_JUMP] + e]
+        mat = struct[s, off_i[L.I_EV_MATRIX] + e]
+        f_ext, f_months = off_f[L.F_EV_P_EXTEND] + e, off_f[L.F_EV_EXTEND_MONTHS] + e
+        f_fire = off_f[L.F_EV_P_FIRE] + e
+        for g in range(n):
+            due = (ev[s, 2, e, g] == 0) & (ev[s, 0, e, g] == t)
+            extend = due & (ev[s, 1, e, g] < max_ext) & (u[u_ev + 2 * e, g] < thg[s, f_ext, g])
+            lapse = due & (not extend)
+            fire = lapse & (u[u_ev + 2 * e + 1, g] < thg[s, f_fire, g])
+            step = max(1, _round_half_up(thg[s, f_months, g]))
+            ev[s, 0, e, g] += step if extend else 0
+            ev[s, 1, e, g] += 1 if extend else 0
+            ev[s, 2, e, g] = 1 if lapse else ev[s, 2, e, g]
+            state[s, 0, g] = jump if fire & (jump >= 0) else state[s, 0, g]
+            state[s, 1, g] = mat if fire & (mat >= 0) else state[s, 1, g]
+    # -- 3.3 linkage
+    f_conc = off_f[L.F_P_CONCESSION]
+    for g in range(n):
+        talks = struct[s, i_talks + state[s, 0, g]] != 0
+        offer = talks & (u[u_conc, g] < thg[s, f_conc, g])
+        state[s, 2, g] = 1 if offer else state[s, 2, g]
+    # -- 3.4 licences, plus recycling (the first part of 3.5)
+    opens_fast = struct[s, off_i[L.I_OPENS_FAST]] != 0
+    dfars_now = t >= struct[s, off_i[L.I_DFARS_MONTH]]
+    for m in range(M):
+        f_recycling = off_f[L.F_RECYCLING] + m
+        f_leak = off_f[L.F_LEAKAGE] + m
+        dfars = dfars_now & (struct[s, off_i[L.I_DFARS_APPLIES] + m] != 0)
+        fast_track = struct[s, off_i[L.I_FAST_TRACK] + m] != 0
+        for g in range(n):
+            supply[s, m, t, g] = thg[s, f_recycling, g]
+        for c in range(C):
+            idx = m * C + c
+            ur = u_lic + 3 * idx
+            always_open = (struct[s, off_i[L.I_CH_FAST] + c] == 0) | fast_track
+            for g in range(n):
+                r = state[s, 0, g]
+                conceded = state[s, 2, g] != 0
+                st = lic[s, 0, idx, g]
+                month = lic[s, 1, idx, g]
+                # a live licence ends at expiry, or is revoked
+                ends = (st == LIVE) & ((month <= t) | (u[ur, g] < thg[s, f_prv + idx * R + r, g]))
+                st = IDLE if ends else st
+                # a pending application is decided
+                decided = (st == PENDING) & (month <= t)
+                p_ok = thg[s, (f_pac if conceded else f_pa) + idx * R + r, g]
+                approved = decided & (u[ur + 1, g] < p_ok)
+                st = LIVE if approved else (IDLE if decided else st)
+                term = t + max(1, _round_half_up(thg[s, f_term + idx, g]))
+                month = term if approved else month
+                # with no licence, apply again: the decision comes after the lag
+                lag = thg[s, f_lag + idx, g]
+                whole = math.floor(lag)
+                lag_n = int(whole) + (1 if u[ur + 2, g] < lag - whole else 0)
+                applies = st == IDLE
+                month = t + max(1, lag_n) if applies else month
+                st = PENDING if applies else st
+                lic[s, 0, idx, g] = st
+                lic[s, 1, idx, g] = month
+                # imports under a live licence, unless DFARS bars China (and no waiver)
+                flows = (st == LIVE) & ((not dfars) | waived[s, g])
+                is_open = (always_open | (struct[s, i_open + c * R + r] != 0)
+                           | (conceded & opens_fast))
+                flow = thg[s, f_flow + idx, g]
+                add = flow if is_open else flow * thg[s, f_leak, g]
+                v = supply[s, m, t, g]
+                supply[s, m, t, g] = v + add if flows else v
+    for g in range(n):
+        out_reg[g, s, t] = state[s, 0, g]
 
 
 @jit(inline="always")
 def other_supply(pk, work, s, g):
-    """Section 3.5 of scenario ``s`` on the path drawn into ``work``, the ``g``-th of its
-    group: what each non-Chinese source delivers.
+    """Section 3.5 of scenario ``s`` on the ``g``-th path of the group: what each
+    non-Chinese source delivers.
 
     Writes work[8][s], float64[S, K, T], in tonnes a month.
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
-    thp, qualified, src = work[0], work[3], work[8]
+    thg, qualified, src = work[0], work[3], work[8]
     K, T = dims[L.D_K], dims[L.D_T]
     for k in range(K):
-        output = (thp[s, off_f[L.F_SRC_CAPACITY] + k] / 12.0 * thp[s, off_f[L.F_SRC_YIELD] + k]
-                  * thp[s, off_f[L.F_SRC_SHARE] + k])
-        first = (struct[s, off_i[L.I_SRC_START] + k] + thp[s, off_f[L.F_SRC_SLIP] + k]
-                 + thp[s, off_f[L.F_SRC_QUAL_MONTHS] + k])
-        ramp_months = thp[s, off_f[L.F_SRC_RAMP] + k]
+        output = (thg[s, off_f[L.F_SRC_CAPACITY] + k, g] / 12.0 * thg[s, off_f[L.F_SRC_YIELD] + k, g]
+                  * thg[s, off_f[L.F_SRC_SHARE] + k, g])
+        first = (struct[s, off_i[L.I_SRC_START] + k] + thg[s, off_f[L.F_SRC_SLIP] + k, g]
+                 + thg[s, off_f[L.F_SRC_QUAL_MONTHS] + k, g])
+        ramp_months = thg[s, off_f[L.F_SRC_RAMP] + k, g]
         inv_ramp = 1.0 / ramp_months if ramp_months > 0.0 else -1.0
         for t in range(T):
-            if qualified[s, k] and t >= first:
+            if qualified[s, k, g] and t >= first:
                 ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - first + 1.0) * inv_ramp)
                 src[s, k, t] = output * ramp
             else:
@@ -266,38 +335,37 @@ def other_supply(pk, work, s, g):
 @jit(inline="always")
 def store_parameters(pk, work, s, g):
     """The parameters of scenario ``s`` that stocks, allocation and builds read, for the
-    path drawn into ``work``, the ``g``-th of its group (work[9], work[10], work[11]).
+    ``g``-th path of the group (work[9], work[10], work[11]).
 
     Per-path constants, computed once: the month loop then multiplies instead of
     dividing (a division costs about ten multiplications, and numba may not turn
     x / 1000 into x * 0.001 without fastmath).
     """
-    dims, off_f, thp = pk[0], pk[1], work[0]
+    dims, off_f, thg = pk[0], pk[1], work[0]
     par_pm, par_p, par_m = work[9], work[10], work[11]
     M, P = dims[L.D_M], dims[L.D_P]
     f_kg, f_upy, f_cu = off_f[L.F_KG], off_f[L.F_UNITS_PER_YEAR], off_f[L.F_CATCH_UP]
     for p in range(P):
-        rate = thp[s, f_upy + p] / 12.0
+        rate = thg[s, f_upy + p, g] / 12.0
         par_p[s, 0, p, g] = rate
-        par_p[s, 1, p, g] = rate * (1.0 + thp[s, f_cu + p])
+        par_p[s, 1, p, g] = rate * (1.0 + thg[s, f_cu + p, g])
         for m in range(M):
             j = p * M + m
-            kg = thp[s, f_kg + j] / 1000.0
+            kg = thg[s, f_kg + j, g] / 1000.0
             par_pm[s, 0, j, g] = kg
             par_pm[s, 1, j, g] = 1.0 / kg if kg > 0.0 else 0.0
             par_pm[s, 2, j, g] = rate * kg
     for m in range(M):
-        par_m[s, 0, m, g] = thp[s, off_f[L.F_BUFFER0] + m]
-        par_m[s, 1, m, g] = thp[s, off_f[L.F_STOCK0] + m]
-        par_m[s, 2, m, g] = thp[s, off_f[L.F_BUFFER_CAP] + m]
-        par_m[s, 3, m, g] = thp[s, off_f[L.F_RELEASE_LAG] + m]
-        par_m[s, 4, m, g] = thp[s, off_f[L.F_RELEASE_RATE] + m]
-
+        par_m[s, 0, m, g] = thg[s, off_f[L.F_BUFFER0] + m, g]
+        par_m[s, 1, m, g] = thg[s, off_f[L.F_STOCK0] + m, g]
+        par_m[s, 2, m, g] = thg[s, off_f[L.F_BUFFER_CAP] + m, g]
+        par_m[s, 3, m, g] = thg[s, off_f[L.F_RELEASE_LAG] + m, g]
+        par_m[s, 4, m, g] = thg[s, off_f[L.F_RELEASE_RATE] + m, g]
 
 @jit(inline="always")
 def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, slot):
     """Sections 3.5 (the month's supply) to 3.9 of scenario ``s`` for the first ``n``
-    paths of the group, from what :func:`china_supply`, :func:`other_supply` and
+    paths of the group, from what :func:`china_stage`, :func:`other_supply` and
     :func:`store_parameters` wrote: stocks, demand, allocation and builds.
 
     Writes, for each path g < n of the group: out_us[s, :, :, col + g], out_owed[g, slot, :]
@@ -332,7 +400,7 @@ def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, slot):
             pm[2, j, g] = 0.0
 
     for t in range(T):
-        # -- 3.5 the month's supply (see supply_for_path)
+        # -- 3.5 the month's supply (see supply_stages)
         for m in range(M):
             for g in range(n):
                 stocks[2, m, g] = supply[s, m, t, g]
@@ -436,48 +504,41 @@ def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, slot):
 
 
 @jit(inline="always")
-def supply_for_path(pk, work, k0, k1, path, g, out_reg):
-    """Draw path ``path`` into ``work`` and run its supply stages in every scenario, as
-    the ``g``-th path of the group; store the parameters the rest of the month loop
-    reads (:func:`store_parameters`).
+def supply_stages(pk, work, k0, k1, path0, n, out_reg):
+    """Draw paths ``path0 .. path0 + n - 1`` into ``work`` as the first ``n`` of a group
+    and run their supply stages in every scenario: work[19][s, m, t, g] becomes the
+    month's supply of each material (3.1-3.5), and the parameters the rest of the month
+    loop reads are stored (:func:`store_parameters`).
 
     A scenario that changes nothing upstream of a supply stage shares that stage with an
     earlier scenario (its *twin*, found by ``pack``): on the same path's random numbers
     the stage's result is the same, so it is copied, not recomputed.
     """
-    draw_path(pk, work, k0, k1, path)
+    for g in range(n):
+        draw_path(pk, work, k0, k1, path0 + g, g)
+    china_stage(pk, work, k0, k1, path0, n, out_reg)
     dims, off_i, struct = pk[0], pk[2], pk[9]
-    M, K, T = dims[L.D_M], dims[L.D_K], dims[L.D_T]
-    china, src, supply = work[7], work[8], work[19]
+    K, T = dims[L.D_K], dims[L.D_T]
+    src, supply = work[8], work[19]
     i_src_mat = off_i[L.I_SRC_MATERIAL]
-    for s in range(dims[L.D_S]):
-        twin = struct[s, off_i[L.I_TWIN_CHINA]]
-        if twin < 0:
-            china_supply(pk, work, s, g, out_reg)
-        else:
-            for t in range(T):
-                out_reg[g, s, t] = out_reg[g, twin, t]
-            for m in range(M):
-                for t in range(T):
-                    china[s, m, t] = china[twin, m, t]
-        twin = struct[s, off_i[L.I_TWIN_SOURCES]]
-        if twin < 0:
-            other_supply(pk, work, s, g)
-        else:
+    for g in range(n):
+        for s in range(dims[L.D_S]):
+            twin = struct[s, off_i[L.I_TWIN_SOURCES]]
+            if twin < 0:
+                other_supply(pk, work, s, g)
+            else:
+                for k in range(K):
+                    for t in range(T):
+                        src[s, k, t] = src[twin, k, t]
+            # 3.5 the month's supply: recycling and China (china_stage), then the other
+            # sources in order. Only this sum goes to the grouped stage: the per-source
+            # deliveries stay per path, which keeps a thread's scratch within its
+            # core's cache
             for k in range(K):
+                mk = struct[s, i_src_mat + k]
                 for t in range(T):
-                    src[s, k, t] = src[twin, k, t]
-        # 3.5 the month's supply: recycling and China, then the other sources in order.
-        # Only this sum goes to the grouped stage: the per-source deliveries stay
-        # per path, which keeps a thread's scratch within its core's cache
-        for m in range(M):
-            for t in range(T):
-                supply[s, m, t, g] = china[s, m, t]
-        for k in range(K):
-            mk = struct[s, i_src_mat + k]
-            for t in range(T):
-                supply[s, mk, t, g] += src[s, k, t]
-        store_parameters(pk, work, s, g)
+                    supply[s, mk, t, g] += src[s, k, t]
+            store_parameters(pk, work, s, g)
 
 
 @jit(inline="always")
@@ -496,11 +557,10 @@ def simulate_group(pk, work, k0, k1, path0, n, out_us, col, out_owed, out_exh, o
     out_exh : bool[>= n, S, M, T] stocks exhausted at least once by the end of the month;
     out_reg : int64[>= n, S, T] the month's regime.
 
-    Arrays are indexed in full (``thp[s, k]``), never sliced into local views: a view
+    Arrays are indexed in full (``thg[s, k, g]``), never sliced into local views: a view
     costs an atomic reference-count update, and with several threads those updates on
     the same arrays made two threads no faster than one (measured).
     """
-    for g in range(n):
-        supply_for_path(pk, work, k0, k1, path0 + g, g, out_reg)
+    supply_stages(pk, work, k0, k1, path0, n, out_reg)
     for s in range(pk[0][L.D_S]):
         allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, s)

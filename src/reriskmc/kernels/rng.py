@@ -55,11 +55,12 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
 
 
 @jit(inline="always")
-def fill_uniforms(out, row, n, stream, path, k0, k1):
-    """Write the first ``n`` uniforms of (path, stream) into ``out[row, :n]``.
+def fill_uniforms(out, col, n, stream, path, k0, k1):
+    """Write the first ``n`` uniforms of (path, stream) into column ``col``: ``out[:n, col]``.
 
-    out : float64[rows, >= n], written in place (indexed in full: no view is made);
-    stream, path : int; k0, k1 : uint64 key words.
+    out : float64[>= n, cols], written in place (indexed in full: no view is made);
+    stream, path : int; k0, k1 : uint64 key words. A column, so that a group of paths'
+    draws lie side by side, each draw's paths contiguous (see kernels/paths.py).
     """
     c1 = np.uint64(stream) & _MASK
     p = np.uint64(path)
@@ -68,13 +69,13 @@ def fill_uniforms(out, row, n, stream, path, k0, k1):
     for j in range((n + 3) // 4):
         x0, x1, x2, x3 = philox4x32(np.uint64(j), c1, c2, c3, k0, k1)
         i = 4 * j
-        out[row, i] = (np.float64(x0) + 0.5) * _INV32
+        out[i, col] = (np.float64(x0) + 0.5) * _INV32
         if i + 1 < n:
-            out[row, i + 1] = (np.float64(x1) + 0.5) * _INV32
+            out[i + 1, col] = (np.float64(x1) + 0.5) * _INV32
         if i + 2 < n:
-            out[row, i + 2] = (np.float64(x2) + 0.5) * _INV32
+            out[i + 2, col] = (np.float64(x2) + 0.5) * _INV32
         if i + 3 < n:
-            out[row, i + 3] = (np.float64(x3) + 0.5) * _INV32
+            out[i + 3, col] = (np.float64(x3) + 0.5) * _INV32
 
 
 def seed_key(seed: int) -> tuple[np.uint64, np.uint64]:
