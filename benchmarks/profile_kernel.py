@@ -29,7 +29,8 @@ from reriskmc.config import load_config
 from reriskmc.engine import SKETCH_BATCH, replay_path
 from reriskmc.kernels import layout as L
 from reriskmc.kernels.paths import (GROUP, allocate_and_build, china_stage, draw_month,
-                                    draw_path, make_work, supply_stages, work_of)
+                                    draw_path, fill_fixed, make_work, supply_stages,
+                                    work_of)
 from reriskmc.kernels.reduce import N_BUCKETS, accumulate_path, accumulate_units
 from reriskmc.kernels.rng import seed_key
 from reriskmc.pack import pack
@@ -52,6 +53,7 @@ def _once(fn, n):
 def _pipeline(k, stages, pk, w, k0, k1, out_us, out_owed, out_exh, out_reg):
     """The first ``stages`` stages of the sampler, for paths 0 .. k - 1, in groups."""
     dims = pk[0]
+    fill_fixed(pk, w)
     for i0 in range(0, k, GROUP):
         n = min(GROUP, k - i0)
         if stages == 1:

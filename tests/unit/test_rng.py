@@ -24,21 +24,25 @@ def test_philox4x32__matches_random123_known_answers(ctr, key, expected):
 def test_fill_uniforms__open_interval_uniform_and_keyed_by_path_and_stream():
     k0, k1 = seed_key(123)
     out = np.zeros((200_001, 3))
-    fill_uniforms(out, 0, 200_001, 5, 7, k0, k1)
-    fill_uniforms(out, 1, 200_001, 5, 8, k0, k1)  # next path
-    fill_uniforms(out, 2, 200_001, 6, 7, k0, k1)  # next stream
+    fill_uniforms(out, 200_001, 5, 7, 2, k0, k1)  # paths 7 and 8 side by side
+    next_stream = np.zeros((200_001, 1))
+    fill_uniforms(next_stream, 200_001, 6, 7, 1, k0, k1)
+    out[:, 2] = next_stream[:, 0]
     out = out.T
     u = out[0]
     assert 0.0 < u.min() and u.max() < 1.0
     assert abs(u.mean() - 0.5) < 4 * np.sqrt(1 / 12 / u.size)
     # counter-based: the same (seed, path, stream) gives the same numbers, others differ
     again = np.zeros((10, 1))
-    fill_uniforms(again, 0, 10, 5, 7, k0, k1)
+    fill_uniforms(again, 10, 5, 7, 1, k0, k1)
     assert np.array_equal(again[:, 0], u[:10])
     assert abs(np.corrcoef(out[0], out[1])[0, 1]) < 0.01
     assert abs(np.corrcoef(out[0], out[2])[0, 1]) < 0.01
+    group = np.zeros((10, 3))  # paths side by side get the numbers each gets alone
+    fill_uniforms(group, 10, 5, 6, 3, k0, k1)
+    assert np.array_equal(group[:, 1], u[:10])
     other_seed = np.zeros((10, 1))
-    fill_uniforms(other_seed, 0, 10, 5, 7, *seed_key(124))
+    fill_uniforms(other_seed, 10, 5, 7, 1, *seed_key(124))
     assert not np.array_equal(other_seed[:, 0], u[:10])
 
 

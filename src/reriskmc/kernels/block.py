@@ -8,7 +8,7 @@ row of ``out_f_*``, integer statistics to the lane's own row of ``out_c_*``/``ou
 from __future__ import annotations
 
 from .._jit import jit_noalias, pjit, prange
-from .paths import GROUP, allocate_and_build, supply_stages, work_of
+from .paths import GROUP, allocate_and_build, fill_fixed, supply_stages, work_of
 from .reduce import accumulate_path, accumulate_units
 
 
@@ -54,6 +54,7 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
     tol = sk[2]
     n_chunks = (n_paths + chunk - 1) // chunk
     w = work_of(work, lane)
+    fill_fixed(pk, w)
     us_batch, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
     zeros, peak_owed = traj[4][lane], traj[5][lane]
     batch = us_batch.shape[3]

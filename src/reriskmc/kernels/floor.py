@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .._jit import pjit, prange
 from . import layout as L
-from .paths import GROUP, draw_month, draw_path, work_of
+from .paths import GROUP, draw_month, draw_path, fill_fixed, work_of
 
 
 @pjit
@@ -22,6 +22,7 @@ def draw_block(pk, work, k0, k1, path0, n_paths, chunk, n_lanes, out_sink):
     n_chunks = (n_paths + chunk - 1) // chunk
     for lane in prange(n_lanes):
         w = work_of(work, lane)
+        fill_fixed(pk, w)
         acc = 0.0
         u_month = w[2]
         last = u_month.shape[0] - 1

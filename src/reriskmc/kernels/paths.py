@@ -101,22 +101,34 @@ def work_of(w, lane):
 
 
 @jit(inline="always")
+def fill_fixed(pk, work):
+    """Write the parameters that are the same on every path (point values) into every
+    column of work[0], once per thread: :func:`draw_path` then writes only the drawn
+    ones (in ``base.toml`` most of the 291 per scenario are point values)."""
+    th_fixed, th_code, thg = pk[3], pk[4], work[0]
+    for s in range(th_fixed.shape[0]):
+        for k in range(th_fixed.shape[1]):
+            if th_code[s, k] == FIXED:
+                for g in range(thg.shape[2]):
+                    thg[s, k, g] = th_fixed[s, k]
+
+
+@jit(inline="always")
 def draw_path(pk, work, k0, k1, path, g):
     """Draw path ``path``'s own uniforms and per-path parameters into ``work``, as the
-    ``g``-th path of its group (work[0], work[3], work[4]). Its monthly uniforms are drawn
-    a month at a time, for the whole group, by :func:`china_stage`."""
+    ``g``-th path of its group (work[0], work[3], work[4]); the parameters that are point
+    values are there already (:func:`fill_fixed`). Its monthly uniforms are drawn a month
+    at a time, for the whole group, by :func:`china_stage`."""
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
     thg, u_path, qualified, waived = work[0], work[1], work[3], work[4]
     S, K = dims[L.D_S], dims[L.D_K]
     nps = dims[L.D_NPS]
-    fill_uniforms(u_path, 0, nps + 1 + K, L.STREAM_PATH, path, k0, k1)
+    fill_uniforms(u_path, nps + 1 + K, L.STREAM_PATH, path, 1, k0, k1)
     for s in range(S):
         for k in range(th_fixed.shape[1]):
             code = th_code[s, k]
-            if code == FIXED:
-                thg[s, k, g] = th_fixed[s, k]
-            else:
+            if code != FIXED:
                 thg[s, k, g] = transform(code, th_args[s, k, 0], th_args[s, k, 1], th_args[s, k, 2],
                                          tables, max(th_table[s, k], 0), u_path[th_slot[s, k], 0])
         waived[s, g] = u_path[nps, 0] < thg[s, off_f[L.F_P_WAIVER], g]
@@ -130,8 +142,7 @@ def draw_month(work, k0, k1, path0, n, t):
     a draw's paths side by side. Slots: regime step, events (2 each), concession,
     licences (3 per material and channel); layout.month_slots."""
     u_month = work[2]
-    for g in range(n):
-        fill_uniforms(u_month, g, u_month.shape[0], t + 1, path0 + g, k0, k1)
+    fill_uniforms(u_month, u_month.shape[0], t + 1, path0, n, k0, k1)
 
 
 @jit(inline="always")
@@ -505,8 +516,8 @@ def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, slot):
 
 @jit(inline="always")
 def supply_stages(pk, work, k0, k1, path0, n, out_reg):
-    """Draw paths ``path0 .. path0 + n - 1`` into ``work`` as the first ``n`` of a group
-    and run their supply stages in every scenario: work[19][s, m, t, g] becomes the
+    """Draw paths ``path0 .. path0 + n - 1`` into ``work`` (which :func:`fill_fixed` has
+    prepared) as the first ``n`` of a group and run their supply stages in every scenario: work[19][s, m, t, g] becomes the
     month's supply of each material (3.1-3.5), and the parameters the rest of the month
     loop reads are stored (:func:`store_parameters`).
 
@@ -561,6 +572,7 @@ def simulate_group(pk, work, k0, k1, path0, n, out_us, col, out_owed, out_exh, o
     costs an atomic reference-count update, and with several threads those updates on
     the same arrays made two threads no faster than one (measured).
     """
+    fill_fixed(pk, work)
     supply_stages(pk, work, k0, k1, path0, n, out_reg)
     for s in range(pk[0][L.D_S]):
         allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, s)

@@ -55,27 +55,29 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
 
 
 @jit(inline="always")
-def fill_uniforms(out, col, n, stream, path, k0, k1):
-    """Write the first ``n`` uniforms of (path, stream) into column ``col``: ``out[:n, col]``.
+def fill_uniforms(out, n, stream, path0, n_paths, k0, k1):
+    """Write the first ``n`` uniforms of (path0 + g, stream) into column g of ``out``,
+    ``out[:n, g]``, for g < n_paths.
 
-    out : float64[>= n, cols], written in place (indexed in full: no view is made);
-    stream, path : int; k0, k1 : uint64 key words. A column, so that a group of paths'
-    draws lie side by side, each draw's paths contiguous (see kernels/paths.py).
+    out : float64[>= n, >= n_paths], written in place (indexed in full: no view is
+    made); stream, path0 : int; k0, k1 : uint64 key words. A group of paths' draws lie
+    side by side, each draw's paths contiguous, and the loop over paths is innermost:
+    it runs as vector code, eight paths' generators at once (each path's numbers are
+    the same as drawn alone).
     """
     c1 = np.uint64(stream) & _MASK
-    p = np.uint64(path)
-    c2 = p & _MASK
-    c3 = p >> _SHIFT
     for j in range((n + 3) // 4):
-        x0, x1, x2, x3 = philox4x32(np.uint64(j), c1, c2, c3, k0, k1)
         i = 4 * j
-        out[i, col] = (np.float64(x0) + 0.5) * _INV32
-        if i + 1 < n:
-            out[i + 1, col] = (np.float64(x1) + 0.5) * _INV32
-        if i + 2 < n:
-            out[i + 2, col] = (np.float64(x2) + 0.5) * _INV32
-        if i + 3 < n:
-            out[i + 3, col] = (np.float64(x3) + 0.5) * _INV32
+        for g in range(n_paths):
+            p = np.uint64(path0 + g)
+            x0, x1, x2, x3 = philox4x32(np.uint64(j), c1, p & _MASK, p >> _SHIFT, k0, k1)
+            out[i, g] = (np.float64(x0) + 0.5) * _INV32
+            if i + 1 < n:
+                out[i + 1, g] = (np.float64(x1) + 0.5) * _INV32
+            if i + 2 < n:
+                out[i + 2, g] = (np.float64(x2) + 0.5) * _INV32
+            if i + 3 < n:
+                out[i + 3, g] = (np.float64(x3) + 0.5) * _INV32
 
 
 def seed_key(seed: int) -> tuple[np.uint64, np.uint64]:
