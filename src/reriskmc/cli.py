@@ -161,7 +161,10 @@ def _run(cfg, config, out, n_paths, seed, threads, block_paths):
     write_result(ds, out)
     click.echo(headline_table(ds))
     rate = n_paths / stats.elapsed_s if stats.elapsed_s > 0 else float("inf")
-    click.echo(f"\n{n_paths:,} paths in {stats.elapsed_s:.1f} s ({rate:,.0f} paths/s); wrote {out}")
+    compiled = (f", after {stats.compile_s:.0f} s compiling the kernel (once: later runs load it)"
+                if stats.compile_s >= 5 else "")
+    click.echo(f"\n{n_paths:,} paths in {stats.elapsed_s:.1f} s ({rate:,.0f} paths/s){compiled}; "
+               f"wrote {out}")
 
 
 @main.command()
