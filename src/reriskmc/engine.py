@@ -62,7 +62,7 @@ def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAU
     buffers, the merged sketches (held twice while they are summed) and the dataset
     built from them; leaves out the interpreter and libraries (about 200 MB).
     """
-    from .kernels.paths import GROUP, make_work
+    from .kernels.paths import GROUP, work_bytes
     from .kernels.reduce import N_BUCKETS
 
     d = packed.dims
@@ -70,7 +70,7 @@ def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAU
     n_chunks = -(-block_paths // CHUNK)
     floats = n_chunks * (S * P * T * 2 + S * P * M * T * 2) * 8
     sketch_cells = S * P * T + S * P + S * P * M
-    scratch = sum(a.nbytes for a in make_work(packed.as_tuple(), 1)[:-1])
+    scratch = work_bytes(packed.as_tuple(), 1)
     per_lane = ((S * P * T + S * M * T + S * R * T) * 8 + sketch_cells * N_BUCKETS * 4
                 + (SKETCH_BATCH * S * P * T + GROUP * P * M * T) * 8 + scratch)
     merged = 2 * sketch_cells * N_BUCKETS * 8

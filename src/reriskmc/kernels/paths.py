@@ -46,6 +46,28 @@ def make_work(pk, n_lanes=1):
     lines between threads, and that false sharing stopped two threads from running any
     faster than one (measured on the path sampler alone).
     """
+    arrays, pads = [], []
+    for shape, dtype in _work_shapes(pk):
+        pad = _lane_pad(shape, dtype)
+        arrays.append(np.zeros((n_lanes * pad,) + shape, dtype))
+        pads.append(pad)
+    return tuple(arrays) + (np.asarray(pads, dtype=np.int64),)
+
+
+def work_bytes(pk, n_lanes=1):
+    """Bytes of :func:`make_work`'s arrays for ``n_lanes`` threads, without making them."""
+    return sum(n_lanes * _lane_pad(shape, dtype) * int(np.prod(shape)) * np.dtype(dtype).itemsize
+               for shape, dtype in _work_shapes(pk))
+
+
+def _lane_pad(shape, dtype):
+    """Lane slots per lane: at least 128 bytes between lanes."""
+    lane_bytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return 1 + -(-128 // lane_bytes)
+
+
+def _work_shapes(pk):
+    """One lane's scratch arrays: (shape, dtype) in the order work_of returns them."""
     dims = pk[0]
     S, T = int(dims[L.D_S]), int(dims[L.D_T])
     M, C, K = int(dims[L.D_M]), int(dims[L.D_C]), int(dims[L.D_K])
@@ -79,13 +101,7 @@ def make_work(pk, n_lanes=1):
         ((G,), np.float64),                # 18 units built this month
         ((S, M, T, G), np.float64),        # 19 the month's supply of each material, t
     )
-    arrays, pads = [], []
-    for shape, dtype in shapes:
-        lane_bytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        pad = 1 + -(-128 // lane_bytes)  # lane slots per lane: >= 128 bytes between lanes
-        arrays.append(np.zeros((n_lanes * pad,) + shape, dtype))
-        pads.append(pad)
-    return tuple(arrays) + (np.asarray(pads, dtype=np.int64),)
+    return shapes
 
 
 @jit(inline="always")
