@@ -74,7 +74,8 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
                 ng = min(GROUP, n - g0)
                 # paths.simulate_group, with each scenario folded in before the next one
                 # overwrites its owed tonnes: one scenario's (0.3 MB for 32 paths of
-                # base.toml) stay in the core's own cache, all six (2 MB) did not
+                # base.toml, 0.7 MB for 64) stay in the core's own cache, all six (2 MB
+                # for 32) did not
                 supply_stages(pk, w, k0, k1, path0 + b0 + g0, ng, reg)
                 for s in range(S):
                     allocate_and_build(pk, w, s, ng, us_batch, g0, owed, exh, 0)

@@ -26,14 +26,17 @@ IDLE, PENDING, LIVE = 0, 1, 2
 #: paths that go through the China stage and through stocks, allocation and builds side
 #: by side: the month loops of those stages then run over a group of paths innermost,
 #: and LLVM turns those loops into vector instructions (each path's arithmetic is
-#: unchanged; the China stage's per-path decisions are selections, not branches). It vectorises them
-#: 8 doubles wide and 4 deep on AVX-512, so the vector code runs only for groups of 32
-#: or more: 32 paths ran 9% faster than 8 (interleaved A/B), and the per-group scratch
-#: still fits a core's cache (see supply_stages). The block kernel is compiled with
-#: its arrays marked as not overlapping (block.simulate_lane), without which LLVM keeps
-#: more values in memory. The stock allocation loop (3.7) keeps its branches: LLVM
-#: vectorises it as it is (masked), and written without branches it ran 7% slower.
-GROUP = 32
+#: unchanged; the China stage's per-path decisions are selections, not branches). It
+#: vectorises them 8 doubles wide and up to 4 deep on AVX-512, so the vector code runs
+#: only for groups of 32 or more. Most loops are short (a loop per programme and
+#: material and month), so longer ones pay their overhead less often: interleaved A/B,
+#: 32 paths ran 9% faster than 8, and 64 paths 7% (one thread) and 8% (two threads)
+#: faster than 32; 128 no faster than 32 (two threads, A/B 1.001).
+#: The block kernel is compiled with its arrays marked as not overlapping
+#: (block.simulate_lane), without which LLVM keeps more values in memory. The stock
+#: allocation loop (3.7) keeps its branches: LLVM vectorises it as it is (masked), and
+#: written without branches it ran 7% slower.
+GROUP = 64
 EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
 
 
