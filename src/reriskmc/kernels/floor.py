@@ -2,8 +2,8 @@
 
 Same generator, same variates (every path's own uniforms with their parameter
 transforms, and every month's uniforms), same parallel layout (lanes over chunks of
-paths, groups of paths side by side) as ``kernels/block.py``, but no model. The benchmark suite compares the kernel
-with it: the kernel can never be faster than this.
+paths, groups of paths side by side) as ``kernels/block.py``, but no model. The
+benchmark suite compares the kernel with it: the kernel can never be faster than this.
 """
 from __future__ import annotations
 

@@ -188,9 +188,8 @@ def china_stage(pk, work, k0, k1, path0, n, out_reg):
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk
-    thg, u, waived, ev, lic, state, supply = (work[0], work[2], work[4], work[5], work[6],
-                                              work[7], work[19])
-    R, C, M = dims[L.D_R], dims[L.D_C], dims[L.D_M]
+    thg, ev, lic, state, supply = work[0], work[5], work[6], work[7], work[19]
+    C, M = dims[L.D_C], dims[L.D_M]
     E, T, S = dims[L.D_E], dims[L.D_T], dims[L.D_S]
     i_twin = off_i[L.I_TWIN_CHINA]
 
