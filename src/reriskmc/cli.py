@@ -137,6 +137,7 @@ def _stop_on_sigterm():
 
 def _run(cfg, config, out, n_paths, seed, threads, block_paths):
     from . import engine
+    from .compile_cache import mark_used_and_prune
     from .io import write_result
     from .results import build_dataset
     from .summary import headline_table
@@ -159,6 +160,7 @@ def _run(cfg, config, out, n_paths, seed, threads, block_paths):
         stats = engine.simulate(cfg, n_paths, seed, threads=threads, **kwargs)
     ds = build_dataset(cfg, stats, seed)
     write_result(ds, out)
+    mark_used_and_prune()  # other versions' compiled kernels unused for 30 days go
     click.echo(headline_table(ds))
     rate = n_paths / stats.elapsed_s if stats.elapsed_s > 0 else float("inf")
     compiled = (f", after {stats.compile_s:.0f} s compiling the kernel (once: later runs load it)"
