@@ -31,7 +31,7 @@ from reriskmc.kernels import layout as L
 from reriskmc.kernels.paths import (GROUP, allocate_and_build, china_stage, draw_month,
                                     draw_path, fill_fixed, make_work, supply_stages,
                                     work_of)
-from reriskmc.kernels.reduce import N_BUCKETS, accumulate_path, accumulate_units
+from reriskmc.kernels.reduce import N_BUCKETS, accumulate_group, accumulate_units
 from reriskmc.kernels.rng import seed_key
 from reriskmc.pack import pack
 
@@ -74,10 +74,10 @@ def _pipeline(k, stages, pk, w, k0, k1, out_us, out_owed, out_exh, out_reg):
 
 @jit_noalias(cache=False)
 def _fold_loop(k, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_owed, peak):
-    for i in range(k):
+    for i0 in range(0, k, GROUP):
         for s in range(reg.shape[1]):  # the engine's layout: one scenario at a time
-            accumulate_path(1e9, owed, exh, reg, i % GROUP, s, f_owed, c_exh, c_reg,
-                            h_peak_owed, peak)
+            accumulate_group(1e9, owed, exh, reg, min(GROUP, k - i0), s, f_owed, c_exh, c_reg,
+                             h_peak_owed, peak)
 
 
 @njit
@@ -99,7 +99,7 @@ def main():
     S, P, M, T, R = (int(pk[0][i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T, L.D_R))
     k0, k1 = seed_key(1)
     w = work_of(make_work(pk, 1), 0)
-    out = (np.zeros((S, P, T, GROUP)), np.zeros((GROUP, S, T * P * M)),
+    out = (np.zeros((S, P, T, GROUP)), np.zeros((S, T * P * M, GROUP)),
            np.zeros((GROUP, S, M, T), np.bool_), np.zeros((GROUP, S, T), np.int64))
     upto = [_timed(lambda k, st=st: _pipeline(k, st, pk, w, k0, k1, *out), n) for st in (1, 2, 3, 4)]
     n_china = int((packed.struct[:, packed.off_i[L.I_TWIN_CHINA]] < 0).sum())
@@ -108,13 +108,13 @@ def main():
     batch = SKETCH_BATCH
     trajs = [replay_path(config, 1, i) for i in range(batch)]
     us = np.ascontiguousarray(np.stack([t["units_short"] for t in trajs], axis=-1))  # (S, P, T, batch)
-    owed = np.ascontiguousarray(np.stack([t["shortfall_t"] for t in trajs[:GROUP]])
-                                .transpose(0, 1, 4, 2, 3).reshape(GROUP, S, T * P * M))
-    owed = np.ascontiguousarray(owed[:, :1])  # scenario 0's, standing in for each in turn
+    owed = np.stack([t["shortfall_t"] for t in trajs[:GROUP]], axis=-1)  # (S, P, M, T, GROUP)
+    # scenario 0's, standing in for each in turn, at [0, (t * P + p) * M + m, g]
+    owed = np.ascontiguousarray(owed[:1].transpose(0, 3, 1, 2, 4).reshape(1, T * P * M, GROUP))
     exh = np.stack([t["stock_exhausted"] for t in trajs[:GROUP]])[:, :1].copy()
     reg = np.stack([t["regime"] for t in trajs[:GROUP]])
     acc = (np.zeros((2, S, T * P * M)), np.zeros((S, M, T), np.int64), np.zeros((S, R, T), np.int64),
-           np.zeros((S, P, M, N_BUCKETS), np.int32), np.zeros(P * M))
+           np.zeros((S, P, M, N_BUCKETS), np.int32), np.zeros((P * M, GROUP)))
     units = (np.zeros((2, S, P, T)), np.zeros((S, P, T), np.int64),
              np.zeros((S, P, T, N_BUCKETS), np.uint16), np.zeros((S, P, N_BUCKETS), np.int32),
              np.zeros(T, np.int64))
@@ -127,7 +127,7 @@ def main():
         (f"  other sources, 3.5 ({n_src} of {S} scenarios), parameters", upto[2] - upto[1]),
         (f"  stocks, demand, allocation, builds, 3.5-3.9 ({GROUP} paths side by side)",
          upto[3] - upto[2]),
-        ("statistics per path (accumulate_path)",
+        ("statistics per path (accumulate_group)",
          _timed(lambda k: _fold_loop(k, owed, exh, reg, *acc), n)),
         ("units behind: sums, counts, sketches (accumulate_units)",
          _timed(lambda k: _units_loop(k, us, *units), n)),

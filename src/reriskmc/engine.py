@@ -138,9 +138,10 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     k0, k1 = seed_key(seed)
 
     work = make_work(pk, n_lanes)
-    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, GROUP, 1, T * P * M)),
+    # (the peaks' scratch has two spare rows: neighbouring threads' rows stay 1 KB apart)
+    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, 1, T * P * M, GROUP)),
             np.empty((n_lanes, GROUP, 1, M, T), np.bool_), np.empty((n_lanes, GROUP, S, T), np.int64),
-            np.empty((n_lanes, _padded(T)), np.int64), np.empty((n_lanes, _padded(P * M))))
+            np.empty((n_lanes, _padded(T)), np.int64), np.empty((n_lanes, P * M + 2, GROUP)))
     n_chunks = block_paths // CHUNK
     f_us = np.empty((n_chunks, 2, S, P, T))
     f_owed = np.empty((n_chunks, 2, S, T * P * M))
@@ -242,11 +243,11 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     S, P, M, T = (int(d[i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T))
     work = work_of(make_work(pk, 1), 0)
     us = np.empty((S, P, T, 1))
-    owed = np.empty((1, S, T * P * M))
+    owed = np.empty((S, T * P * M, 1))
     exh = np.empty((1, S, M, T), np.bool_)
     reg = np.empty((1, S, T), np.int64)
     k0, k1 = seed_key(seed)
     simulate_group(pk, work, k0, k1, path, 1, us, 0, owed, exh, reg)
     return dict(units_short=us[..., 0],
-                shortfall_t=np.ascontiguousarray(owed[0].reshape(S, T, P, M).transpose(0, 2, 3, 1)),
+                shortfall_t=np.ascontiguousarray(owed[..., 0].reshape(S, T, P, M).transpose(0, 2, 3, 1)),
                 stock_exhausted=exh[0], regime=reg[0])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .._jit import jit_noalias, pjit, prange
 from .paths import GROUP, allocate_and_build, fill_fixed, supply_stages, work_of
-from .reduce import accumulate_path, accumulate_units
+from .reduce import accumulate_group, accumulate_units
 
 
 @pjit
@@ -20,10 +20,10 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
 
     pk : packed tuple; work, traj : per-lane scratch (``paths.make_work``, engine; traj[0]
     holds a batch of paths' units behind side by side, float64[n_lanes, S, P, T, batch],
-    batch dividing ``chunk``; traj[1], traj[2] one scenario's owed tonnes and exhausted
-    flags for a group, [n_lanes, GROUP, 1, ...], traj[3] the group's regimes,
-    [n_lanes, GROUP, S, T] (see ``paths.simulate_group``); traj[4]
-    int64[n_lanes, T] and traj[5] float64[n_lanes, P * M] scratch);
+    batch dividing ``chunk``; traj[1] one scenario's owed tonnes for a group,
+    [n_lanes, 1, T * P * M, GROUP], traj[2] its exhausted flags, [n_lanes, GROUP, 1, M, T],
+    traj[3] the group's regimes, [n_lanes, GROUP, S, T] (see ``paths.simulate_group``);
+    traj[4] int64[n_lanes, T] and traj[5] float64[n_lanes, >= P * M, GROUP] scratch);
     k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
     out_f_us : float64[n_chunks, 2, S, P, T], out_f_owed : float64[n_chunks, 2, S, T * P * M]
     (sums and sums of squares; zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
@@ -79,8 +79,7 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
                 supply_stages(pk, w, k0, k1, path0 + b0 + g0, ng, reg)
                 for s in range(S):
                     allocate_and_build(pk, w, s, ng, us_batch, g0, owed, exh, 0)
-                    for g in range(ng):  # in path order
-                        accumulate_path(inv_floor_t, owed, exh, reg, g, s, f_owed, c_exh, c_reg,
-                                        h_peak_owed, peak_owed)
+                    accumulate_group(inv_floor_t, owed, exh, reg, ng, s, f_owed, c_exh, c_reg,
+                                     h_peak_owed, peak_owed)
             accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_peak_us,
                              zeros)

@@ -397,7 +397,7 @@ def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, slot):
     paths of the group, from what :func:`china_stage`, :func:`other_supply` and
     :func:`store_parameters` wrote: stocks, demand, allocation and builds.
 
-    Writes, for each path g < n of the group: out_us[s, :, :, col + g], out_owed[g, slot, :]
+    Writes, for each path g < n of the group: out_us[s, :, :, col + g], out_owed[slot, :, g]
     and out_exh[g, slot, :, :] (see :func:`simulate_group`; ``slot`` is ``s`` there, and 0
     where the engine folds each scenario in before the next overwrites it). The paths share nothing; they
     go through the months side by side, each path's arithmetic as if it were alone, the
@@ -527,7 +527,7 @@ def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, slot):
                     a = pm[4, j, g]
                     pm[0, j, g] = max(0.0, pm[0, j, g] + a - built[g] * par_pm[s, 0, j, g])
                     pm[2, j, g] += a
-                    out_owed[g, slot, t * PM + j] = max(0.0, pm[1, j, g] - pm[2, j, g])
+                    out_owed[slot, t * PM + j, g] = max(0.0, pm[1, j, g] - pm[2, j, g])
             for g in range(n):
                 out_us[s, p, t, col + g] = max(0.0, prog[0, p, g] - prog[1, p, g])
 
@@ -580,9 +580,11 @@ def simulate_group(pk, work, k0, k1, path0, n, out_us, col, out_owed, out_exh, o
     out_us : float64[S, P, T, n_cols] units behind schedule at the end of each month, in
     column ``col + g`` (the engine keeps a batch of paths side by side, see
     reduce.accumulate_units);
-    out_owed : float64[>= n, S, T * P * M] material owed (requirement minus allocation
-    to date), t, at [g, s, (t * P + p) * M + m]: month-major and flat, so that
-    reduce.accumulate_path sums whole rows in vector instructions;
+    out_owed : float64[S, T * P * M, >= n] material owed (requirement minus allocation
+    to date), t, at [s, (t * P + p) * M + m, g]: the group's paths side by side, so that
+    the month loop writes them as vector stores (written path by path, a path's
+    months contiguous, they were scattered stores: a quarter of the month loop's time)
+    and reduce.accumulate_group folds them for the whole group;
     out_exh : bool[>= n, S, M, T] stocks exhausted at least once by the end of the month;
     out_reg : int64[>= n, S, T] the month's regime.
 
