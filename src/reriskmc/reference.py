@@ -554,9 +554,10 @@ class _Scenario:
         # 3.5 supply
         s = self.src_s
         ramp_months = self.src_ramp
-        ramp = np.where(ramp_months > 0.0,
-                        np.minimum(1.0, (t - s + 1.0) / np.where(ramp_months > 0.0, ramp_months, 1.0)),
-                        1.0)
+        with np.errstate(over="ignore"):  # a ramp of a tiny fraction of a month: full at once
+            ramp = np.where(ramp_months > 0.0,
+                            np.minimum(1.0, (t - s + 1.0) / np.where(ramp_months > 0.0, ramp_months, 1.0)),
+                            1.0)
         ramp = np.where(t < s, 0.0, ramp)
         supply = chinese + (self.src_full * ramp) @ self.src_to_mat + self.recycling  # (n, M)
 
