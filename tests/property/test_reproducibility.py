@@ -185,3 +185,25 @@ def test_the_first_paths_of_a_longer_run__are_the_paths_of_a_shorter_one(config,
     assert np.array_equal(long.regime, short.regime + counts)
     exh = np.stack([p["stock_exhausted"] for p in extra]).sum(axis=0)
     assert np.array_equal(long.exhausted, short.exhausted + exh)
+
+
+@pytest.mark.parametrize("n", [40, 600])
+def test_float_sums__add_the_paths_one_at_a_time_in_path_order(config, packed, n):
+    """Bit for bit: within each 512-path chunk every sum adds its paths' values one at a
+    time in path order, and the chunks' sums are added in chunk order (600 paths: two
+    chunks, the second ending in a part group)."""
+    stats_ = simulate(config, n, SEED, threads=2, packed=packed)
+    paths = [replay_path(config, SEED, i, packed) for i in range(n)]
+    expected = {}
+    for key, name in (("us_sum", "units_short"), ("owed_sum", "shortfall_t")):
+        total = np.zeros(paths[0][name].shape + (2,))
+        for c0 in range(0, n, CHUNK):
+            chunk = np.zeros_like(total)
+            for p in paths[c0:c0 + CHUNK]:
+                v = p[name]
+                chunk[..., 0] = chunk[..., 0] + v
+                chunk[..., 1] = chunk[..., 1] + v * v
+            total = total + chunk
+        expected[key] = total
+    assert np.array_equal(stats_.us_sum, expected["us_sum"])
+    assert np.array_equal(stats_.owed_sum, expected["owed_sum"])
