@@ -22,6 +22,9 @@ def _representatives(floor: float) -> np.ndarray:
     return rep
 
 
+_ROWS = 256  # sketch rows per step of sketch_quantiles: 5.8 MB of int64 cumulative counts
+
+
 def sketch_quantiles(hist: np.ndarray, quantiles, floor: float) -> np.ndarray:
     """Quantiles (inverted empirical CDF) from sketch histograms on the last axis.
 
@@ -41,9 +44,6 @@ def sketch_quantiles(hist: np.ndarray, quantiles, floor: float) -> np.ndarray:
             target = np.maximum(np.ceil(q * n - 1e-9), 1)
             out[r0:r0 + _ROWS, i] = rep[np.argmax(cum >= target, axis=-1)]
     return out.reshape(hist.shape[:-1] + (len(quantiles),))
-
-
-_ROWS = 256  # sketch rows per step of sketch_quantiles: 5.8 MB of int64 cumulative counts
 
 
 def sketch_cvar(hist: np.ndarray, alpha: float, floor: float) -> np.ndarray:
