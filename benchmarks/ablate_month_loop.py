@@ -34,7 +34,7 @@ BASE = Path(__file__).resolve().parents[1] / "configs" / "base.toml"
 STATEMENTS = [
     ("record: tonnes owed", "out_owed[slot, t * PM + j, g] = max(0.0, pm[1, j, g] - pm[2, j, g])"),
     ("record: stocks exhausted", "out_exh[g, slot, m, t] = exh_ever[m, g]"),
-    ("record: units behind", "out_us[s, p, t, col + g] = max(0.0, prog[0, p, g] - prog[1, p, g])"),
+    ("record: units behind", "out_us[slot, p, t, g] = max(0.0, prog[0, p, g] - prog[1, p, g])"),
     ("3.6 requirement to date", "pm[1, p * M + m, g] += par_pm[s, 2, p * M + m, g]"),
     ("3.6 DX demand per material", "per_m[1, m, g] += pm[3, j, g]"),
     ("3.8 Leontief minimum", "built[g] = min(built[g], (pm[0, j, g] + a) * par_pm[s, 1, j, g])"),
@@ -69,7 +69,7 @@ def _compile(src):
          "def run(k, pk, w, n, n_scenarios, us, owed, exh):\n"
          "    for _ in range(k):\n"
          "        for s in range(n_scenarios):\n"
-         "            variant(pk, w, s, n, us, 0, owed, exh, s)\n", runner)
+         "            variant(pk, w, s, n, us, owed, exh, s)\n", runner)
     return runner["run"]
 
 

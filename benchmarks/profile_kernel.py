@@ -7,9 +7,10 @@ loop over paths: the sampler as a growing pipeline (drawing the random numbers; 
 the China stage of every scenario that computes it; then the other sources and the
 parameters stored for the last stage; then stocks, allocation and builds, a group of
 paths at a time: each stage's time is a difference of two timings; the China stage
-and the last one run a group of paths side by side),
-and the two folds of paths into statistics. Stages timed alone run on hot caches, so
-the engine's own time per path is higher (see the README). This is the profile behind
+and the last one run a group of paths side by side), and the folds of paths into
+statistics (the units behind in two parts: a group's sums, counts and buckets, then a
+batch's sketch increments). Stages timed alone run on hot caches, so the engine's own
+time per path is higher (see the README). This is the profile behind
 the performance notes in the README.
 """
 from __future__ import annotations
@@ -31,7 +32,8 @@ from reriskmc.kernels import layout as L
 from reriskmc.kernels.paths import (GROUP, allocate_and_build, china_stage, draw_month,
                                     draw_path, fill_fixed, make_work, supply_stages,
                                     work_of)
-from reriskmc.kernels.reduce import N_BUCKETS, accumulate_group, accumulate_units
+from reriskmc.kernels.reduce import (N_BUCKETS, accumulate_group, accumulate_units_group,
+                                     count_units)
 from reriskmc.kernels.rng import seed_key
 from reriskmc.pack import pack
 
@@ -69,7 +71,7 @@ def _pipeline(k, stages, pk, w, k0, k1, out_us, out_owed, out_exh, out_reg):
             supply_stages(pk, w, k0, k1, i0, n, out_reg)
         if stages == 4:
             for s in range(dims[L.D_S]):
-                allocate_and_build(pk, w, s, n, out_us, 0, out_owed, out_exh, s)
+                allocate_and_build(pk, w, s, n, out_us, out_owed, out_exh, s)
 
 
 @jit_noalias(cache=False)
@@ -81,11 +83,21 @@ def _fold_loop(k, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_owed, peak):
 
 
 @njit
-def _units_loop(k, us, f_us, c_behind, h_us, h_peak, peak):
-    for i in range(k // us.shape[3] + 1):
-        if i % 200 == 199:
-            h_us[:] = 0  # uint16 counts
-        accumulate_units(0.5, 1e6, us, us.shape[3], f_us, c_behind, h_us, h_peak, peak)
+def _units_loop(k, part, us, f_us, c_behind, h_us, h_peak, codes, peak):
+    """part 0: the group fold of units behind (every scenario of every group of a
+    batch); part 1: the batch's sketch increments."""
+    n_groups, S = us.shape[0], us.shape[1]
+    batch = n_groups * GROUP
+    for i in range(k // batch + 1):
+        if part == 0:
+            for q in range(n_groups):
+                for s in range(S):
+                    accumulate_units_group(0.5, 1e6, us[q, s], GROUP, s, f_us, c_behind, h_peak,
+                                           codes, q * GROUP, peak)
+        else:
+            if i % 200 == 199:
+                h_us[:] = 0  # uint16 counts
+            count_units(codes, batch, h_us)
 
 
 def main():
@@ -107,7 +119,10 @@ def main():
 
     batch = SKETCH_BATCH
     trajs = [replay_path(config, 1, i) for i in range(batch)]
-    us = np.ascontiguousarray(np.stack([t["units_short"] for t in trajs], axis=-1))  # (S, P, T, batch)
+    us = np.stack([t["units_short"] for t in trajs], axis=-1)  # (S, P, T, batch)
+    # by group of paths, one scenario at a time: [group, s, 0, p, t, g]
+    us = np.ascontiguousarray(us.reshape(S, P, T, batch // GROUP, GROUP).transpose(3, 0, 1, 2, 4)
+                              [:, :, None])
     owed = np.stack([t["shortfall_t"] for t in trajs[:GROUP]], axis=-1)  # (S, P, M, T, GROUP)
     # scenario 0's, standing in for each in turn, at [0, (t * P + p) * M + m, g]
     owed = np.ascontiguousarray(owed[:1].transpose(0, 3, 1, 2, 4).reshape(1, T * P * M, GROUP))
@@ -117,7 +132,7 @@ def main():
            np.zeros((S, P, M, N_BUCKETS), np.int32), np.zeros((P * M, GROUP)))
     units = (np.zeros((2, S, P, T)), np.zeros((S, P, T), np.int64),
              np.zeros((S, P, T, N_BUCKETS), np.uint16), np.zeros((S, P, N_BUCKETS), np.int32),
-             np.zeros(T, np.int64))
+             np.zeros((S, P, T, batch), np.uint16), np.zeros((P, GROUP)))
 
     rows = [
         ("sampler, all scenarios (simulate_group)", upto[3]),
@@ -129,8 +144,10 @@ def main():
          upto[3] - upto[2]),
         ("statistics per path (accumulate_group)",
          _timed(lambda k: _fold_loop(k, owed, exh, reg, *acc), n)),
-        ("units behind: sums, counts, sketches (accumulate_units)",
-         _timed(lambda k: _units_loop(k, us, *units), n)),
+        ("units behind: sums, counts, buckets (accumulate_units_group)",
+         _timed(lambda k: _units_loop(k, 0, us, *units), n)),
+        (f"units behind: monthly sketches, {batch} paths at a time (count_units)",
+         _timed(lambda k: _units_loop(k, 1, us, *units), n)),
     ]
     print(f"configs/base.toml: {S} scenarios x {T} months, one thread, {n} paths")
     for name, us_per_path in rows:

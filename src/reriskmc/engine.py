@@ -26,10 +26,11 @@ DEFAULT_BLOCK = 64 * CHUNK
 #: cache, where the scattered increments were missing it. A block must therefore hold
 #: fewer paths than a uint16 can count.
 MAX_BLOCK = 64 * 1024 - CHUNK
-#: paths whose monthly sketches are updated together, kept side by side (divides CHUNK):
-#: each sketch row is then fetched into the cache once per batch. 256 paths (5 MB of
-#: units behind per thread for base.toml) ran 9% faster than 128 and as fast as 512
-#: (interleaved A/B, one and two threads).
+#: paths whose monthly sketches are updated together, their bucket codes kept side by
+#: side (divides CHUNK): each sketch row is then fetched into the cache once per batch.
+#: With the codes in uint16 (1.3 MB per thread for base.toml), 128 and 512 paths took
+#: 1.021 and 1.024 times as long as 256 on one thread (interleaved A/B, 11 rounds), and
+#: no difference showed on two.
 SKETCH_BATCH = 256
 
 
@@ -73,7 +74,7 @@ def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAU
     sketch_cells = S * P * T + S * P + S * P * M
     scratch = work_bytes(packed.as_tuple(), 1)
     per_lane = ((S * P * T + S * M * T + S * R * T) * 8 + sketch_cells * N_BUCKETS * 4
-                + (SKETCH_BATCH * S * P * T + GROUP * P * M * T) * 8 + scratch)
+                + SKETCH_BATCH * S * P * T * 2 + GROUP * P * (M + 1) * T * 8 + scratch)
     merged = 2 * sketch_cells * N_BUCKETS * 8
     dataset = (S * P * T * 8 + S * P * M * T * 4 + S * (M + R) * T * 2) * 8
     return floats + threads * per_lane + merged + dataset
@@ -139,9 +140,10 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
 
     work = make_work(pk, n_lanes)
     # (the peaks' scratch has two spare rows: neighbouring threads' rows stay 1 KB apart)
-    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH)), np.empty((n_lanes, 1, T * P * M, GROUP)),
-            np.empty((n_lanes, GROUP, 1, M, T), np.bool_), np.empty((n_lanes, GROUP, S, T), np.int64),
-            np.empty((n_lanes, _padded(T)), np.int64), np.empty((n_lanes, P * M + 2, GROUP)))
+    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH), np.uint16),
+            np.empty((n_lanes, 1, T * P * M, GROUP)), np.empty((n_lanes, GROUP, 1, M, T), np.bool_),
+            np.empty((n_lanes, GROUP, S, T), np.int64), np.empty((n_lanes, 1, P, T, GROUP)),
+            np.empty((n_lanes, P * M + 2, GROUP)))
     n_chunks = block_paths // CHUNK
     f_us = np.empty((n_chunks, 2, S, P, T))
     f_owed = np.empty((n_chunks, 2, S, T * P * M))
@@ -200,13 +202,6 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     )
 
 
-def _padded(n: int) -> int:
-    """A per-thread scratch row length of at least ``n`` eight-byte items that keeps
-    rows of neighbouring threads at least 128 bytes apart: threads writing to the same
-    cache line slow each other down (false sharing)."""
-    return -(-n // 16) * 16 + 16
-
-
 def _arrays(obj):
     if isinstance(obj, np.ndarray):
         yield obj
@@ -247,7 +242,7 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     exh = np.empty((1, S, M, T), np.bool_)
     reg = np.empty((1, S, T), np.int64)
     k0, k1 = seed_key(seed)
-    simulate_group(pk, work, k0, k1, path, 1, us, 0, owed, exh, reg)
+    simulate_group(pk, work, k0, k1, path, 1, us, owed, exh, reg)
     return dict(units_short=us[..., 0],
                 shortfall_t=np.ascontiguousarray(owed[..., 0].reshape(S, T, P, M).transpose(0, 2, 3, 1)),
                 stock_exhausted=exh[0], regime=reg[0])

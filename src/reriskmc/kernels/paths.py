@@ -391,12 +391,12 @@ def store_parameters(pk, work, s, g):
         par_m[s, 4, m, g] = thg[s, off_f[L.F_RELEASE_RATE] + m, g]
 
 @jit(inline="always")
-def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, slot):
+def allocate_and_build(pk, work, s, n, out_us, out_owed, out_exh, slot):
     """Sections 3.5 (the month's supply) to 3.9 of scenario ``s`` for the first ``n``
     paths of the group, from what :func:`china_stage`, :func:`other_supply` and
     :func:`store_parameters` wrote: stocks, demand, allocation and builds.
 
-    Writes, for each path g < n of the group: out_us[s, :, :, col + g], out_owed[slot, :, g]
+    Writes, for each path g < n of the group: out_us[slot, :, :, g], out_owed[slot, :, g]
     and out_exh[g, slot, :, :] (see :func:`simulate_group`; ``slot`` is ``s`` there, and 0
     where the engine folds each scenario in before the next overwrites it). The paths share nothing; they
     go through the months side by side, each path's arithmetic as if it were alone, the
@@ -528,7 +528,7 @@ def allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, slot):
                     pm[2, j, g] += a
                     out_owed[slot, t * PM + j, g] = max(0.0, pm[1, j, g] - pm[2, j, g])
             for g in range(n):
-                out_us[s, p, t, col + g] = max(0.0, prog[0, p, g] - prog[1, p, g])
+                out_us[slot, p, t, g] = max(0.0, prog[0, p, g] - prog[1, p, g])
 
 
 @jit(inline="always")
@@ -570,15 +570,14 @@ def supply_stages(pk, work, k0, k1, path0, n, out_reg):
 
 
 @jit(inline="always")
-def simulate_group(pk, work, k0, k1, path0, n, out_us, col, out_owed, out_exh, out_reg):
+def simulate_group(pk, work, k0, k1, path0, n, out_us, out_owed, out_exh, out_reg):
     """All scenarios of paths ``path0 .. path0 + n - 1`` (n <= GROUP), side by side.
 
     pk : the packed tuple (``Packed.as_tuple()``); work : from :func:`make_work`;
     k0, k1 : uint64 seed key.
     Writes, in place, for the g-th path of the group:
-    out_us : float64[S, P, T, n_cols] units behind schedule at the end of each month, in
-    column ``col + g`` (the engine keeps a batch of paths side by side, see
-    reduce.accumulate_units);
+    out_us : float64[S, P, T, >= n] units behind schedule at the end of each month, the
+    group's paths side by side (reduce.accumulate_units_group folds them);
     out_owed : float64[S, T * P * M, >= n] material owed (requirement minus allocation
     to date), t, at [s, (t * P + p) * M + m, g]: the group's paths side by side, so that
     the month loop writes them as vector stores (written path by path, a path's
@@ -594,4 +593,4 @@ def simulate_group(pk, work, k0, k1, path0, n, out_us, col, out_owed, out_exh, o
     fill_fixed(pk, work)
     supply_stages(pk, work, k0, k1, path0, n, out_reg)
     for s in range(pk[0][L.D_S]):
-        allocate_and_build(pk, work, s, n, out_us, col, out_owed, out_exh, s)
+        allocate_and_build(pk, work, s, n, out_us, out_owed, out_exh, s)

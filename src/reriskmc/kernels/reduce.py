@@ -50,53 +50,85 @@ def bucket_bounds(floor: float) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([[0.0], lo]), np.concatenate([[floor], hi])
 
 
+#: paths whose values :func:`accumulate_group` and
+#: :func:`accumulate_units_group` add to the sums in one pass: one
+#: 64-byte cache line of the group's side-by-side layout
+SUM_PATHS = 8
+
+
 @jit(inline="always")
-def accumulate_units(tol, inv_floor_units, us_batch, n, f_us, c_behind, h_us, h_peak_us, zeros):
-    """Fold a batch of paths' monthly units behind schedule into their statistics.
+def accumulate_units_group(tol, inv_floor_units, us, n, s, f_us, c_behind, h_peak_us, codes,
+                           col, peak):
+    """Fold scenario ``s`` of the first ``n`` paths of a group's units behind schedule
+    into the partial statistics, and record each path-month's sketch bucket for
+    :func:`count_units`.
 
-    us_batch : float64[S, P, T, >= n], the batch's first ``n`` paths side by side (in
-    path order); tol : units behind that count as behind.
+    us : float64[1, P, T, >= n] the scenario's monthly units behind, the group's paths
+    side by side; tol : units behind that count as behind.
     Updated in place: f_us float64[2, S, P, T] (the chunk's sum and sum of squares),
-    c_behind int64[S, P, T] (paths behind at least once by month t), h_us uint16 or
-    int32 [S, P, T, B] (monthly sketches; the caller empties uint16 counts before they
-    can overflow), h_peak_us int32[S, P, B] (sketch of each path's peak).
-    zeros : int64[>= T]: scratch.
+    c_behind int64[S, P, T] (paths behind at least once by month t), h_peak_us
+    int32[S, P, B] (sketch of each path's peak); codes uint16[S, P, T, >= col + n]: the
+    buckets, in columns col .. col + n - 1. peak float64[>= P, >= n]: scratch.
 
-    A batch at a time, with the batch's paths side by side in memory: the monthly
-    sketches of all (scenario, programme, month) rows are far larger than the CPU
-    caches, and one path at a time nearly every increment missed the cache (measured:
-    the engine spent a third of its time there). Within a (scenario, programme) the
-    loop runs path by path with each path's months innermost: the sums for different
-    months are independent additions the CPU overlaps, where a row's sum over the batch
-    was one long chain of dependent additions (3% faster, measured). Each sum still
-    adds the paths in path order, so its rounding does not depend on the batch size.
+    The units behind are folded while the group's values are still in the core's own
+    cache, with the paths innermost: the buckets, peaks and counts as vector
+    instructions. Only the bucket codes (2 bytes a path-month, where the values take
+    8) wait for the batch's sketch increments. Each sum gets the paths' values added
+    one at a time in path order (SUM_PATHS to a pass, as in :func:`accumulate_group`),
+    so its rounding does not depend on the group or batch size.
     """
-    S, P, T = us_batch.shape[0], us_batch.shape[1], us_batch.shape[2]
+    P, T = us.shape[1], us.shape[2]
+    for g0 in range(0, n, SUM_PATHS):
+        g1 = min(n, g0 + SUM_PATHS)
+        for p in range(P):
+            for t in range(T):
+                total = f_us[0, s, p, t]
+                squares = f_us[1, s, p, t]
+                for g in range(g0, g1):
+                    v = us[0, p, t, g]
+                    total += v
+                    squares += v * v
+                f_us[0, s, p, t] = total
+                f_us[1, s, p, t] = squares
+    for p in range(P):
+        for g in range(n):
+            peak[p, g] = 0.0
+        for t in range(T):
+            behind = 0
+            for g in range(n):
+                v = us[0, p, t, g]
+                codes[s, p, t, col + g] = bucket(v, inv_floor_units)
+                peak[p, g] = max(peak[p, g], v)  # the path's peak so far
+                behind += peak[p, g] > tol  # behind at least once by month t
+            c_behind[s, p, t] += behind
+        for g in range(n):
+            h_peak_us[s, p, bucket(peak[p, g], inv_floor_units)] += 1
+
+
+@jit(inline="always")
+def count_units(codes, n, h_us):
+    """Add a batch's monthly bucket codes (uint16[S, P, T, >= n], from
+    :func:`accumulate_units_group`) to the monthly sketches h_us, uint16 or int32
+    [S, P, T, B] (the caller empties uint16 counts before they can overflow).
+
+    A batch at a time, row by row: the monthly sketches of all (scenario, programme,
+    month) rows are far larger than the CPU caches, and one path at a time nearly every
+    increment missed the cache (measured: the engine spent a third of its time there).
+    Each row's counts are fetched once per batch. Most rows are mostly zeros: those are
+    counted in a register, with no increment in memory.
+    """
+    S, P, T = codes.shape[0], codes.shape[1], codes.shape[2]
     for s in range(S):
         for p in range(P):
             for t in range(T):
-                zeros[t] = 0
-            for i in range(n):  # path by path, each path's months innermost
-                peak = 0.0
-                for t in range(T):
-                    v = us_batch[s, p, t, i]
-                    f_us[0, s, p, t] += v
-                    f_us[1, s, p, t] += v * v
-                    b = bucket(v, inv_floor_units)
+                zeros = 0
+                for i in range(n):
+                    b = codes[s, p, t, i]
                     if b == 0:
-                        zeros[t] += 1  # most rows are mostly zeros: no increment in memory
+                        zeros += 1
                     else:
                         h_us[s, p, t, b] += 1
-                    peak = max(peak, v)  # the path's peak so far
-                    c_behind[s, p, t] += peak > tol  # behind at least once by month t
-                h_peak_us[s, p, bucket(peak, inv_floor_units)] += 1
-            for t in range(T):
-                h_us[s, p, t, 0] += zeros[t]
-
-
-#: paths whose tonnes owed :func:`accumulate_group` adds to the sums in one pass: one
-#: 64-byte cache line of the group's side-by-side layout
-SUM_PATHS = 8
+                h_us[s, p, t, 0] += zeros
 
 
 @jit(inline="always")
