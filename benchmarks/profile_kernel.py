@@ -111,7 +111,7 @@ def main():
     S, P, M, T, R = (int(pk[0][i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T, L.D_R))
     k0, k1 = seed_key(1)
     w = work_of(make_work(pk, 1), 0)
-    out = (np.zeros((S, P, T, GROUP)), np.zeros((S, T * P * M, GROUP)),
+    out = (np.zeros((S, P * T, GROUP)), np.zeros((S, T * P * M, GROUP)),
            np.zeros((GROUP, S, M, T), np.bool_), np.zeros((GROUP, S, T), np.int64))
     upto = [_timed(lambda k, st=st: _pipeline(k, st, pk, w, k0, k1, *out), n) for st in (1, 2, 3, 4)]
     n_china = int((packed.struct[:, packed.off_i[L.I_TWIN_CHINA]] < 0).sum())
@@ -120,8 +120,8 @@ def main():
     batch = SKETCH_BATCH
     trajs = [replay_path(config, 1, i) for i in range(batch)]
     us = np.stack([t["units_short"] for t in trajs], axis=-1)  # (S, P, T, batch)
-    # by group of paths, one scenario at a time: [group, s, 0, p, t, g]
-    us = np.ascontiguousarray(us.reshape(S, P, T, batch // GROUP, GROUP).transpose(3, 0, 1, 2, 4)
+    # by group of paths, one scenario at a time: [group, s, 0, p * T + t, g]
+    us = np.ascontiguousarray(us.reshape(S, P * T, batch // GROUP, GROUP).transpose(2, 0, 1, 3)
                               [:, :, None])
     owed = np.stack([t["shortfall_t"] for t in trajs[:GROUP]], axis=-1)  # (S, P, M, T, GROUP)
     # scenario 0's, standing in for each in turn, at [0, (t * P + p) * M + m, g]
@@ -130,7 +130,7 @@ def main():
     reg = np.stack([t["regime"] for t in trajs[:GROUP]])
     acc = (np.zeros((2, S, T * P * M)), np.zeros((S, M, T), np.int64), np.zeros((S, R, T), np.int64),
            np.zeros((S, P, M, N_BUCKETS), np.int32), np.zeros((P * M, GROUP)))
-    units = (np.zeros((2, S, P, T)), np.zeros((S, P, T), np.int64),
+    units = (np.zeros((2, S, P * T)), np.zeros((S, P, T), np.int64),
              np.zeros((S, P, T, N_BUCKETS), np.uint16), np.zeros((S, P, N_BUCKETS), np.int32),
              np.zeros((S, P, T, batch), np.uint16), np.zeros((P, GROUP)))
 

@@ -142,10 +142,10 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     # (the peaks' scratch has two spare rows: neighbouring threads' rows stay 1 KB apart)
     traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH), np.uint16),
             np.empty((n_lanes, 1, T * P * M, GROUP)), np.empty((n_lanes, GROUP, 1, M, T), np.bool_),
-            np.empty((n_lanes, GROUP, S, T), np.int64), np.empty((n_lanes, 1, P, T, GROUP)),
+            np.empty((n_lanes, GROUP, S, T), np.int64), np.empty((n_lanes, 1, P * T, GROUP)),
             np.empty((n_lanes, P * M + 2, GROUP)))
     n_chunks = block_paths // CHUNK
-    f_us = np.empty((n_chunks, 2, S, P, T))
+    f_us = np.empty((n_chunks, 2, S, P * T))
     f_owed = np.empty((n_chunks, 2, S, T * P * M))
     c_behind = np.zeros((n_lanes, S, P, T), np.int64)
     c_exh = np.zeros((n_lanes, S, M, T), np.int64)
@@ -157,7 +157,7 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     h_us_total = np.zeros((S, P, T, N_BUCKETS), np.int32 if n_paths < 2**31 else np.int64)
     h_peak_us = np.zeros((n_lanes, S, P, N_BUCKETS), np.int32)
     h_peak_owed = np.zeros((n_lanes, S, P, M, N_BUCKETS), np.int32)
-    us_sum = np.zeros((2, S, P, T))
+    us_sum = np.zeros((2, S, P * T))
     owed_sum = np.zeros((2, S, T * P * M))
 
     _check_distinct(pk, work, traj, f_us, f_owed, c_behind, c_exh, c_reg, h_us, h_peak_us,
@@ -188,7 +188,7 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
 
     return Stats(
         n_paths=n_paths,
-        us_sum=np.moveaxis(us_sum, 0, -1).copy(),
+        us_sum=np.moveaxis(us_sum.reshape(2, S, P, T), 0, -1).copy(),
         owed_sum=np.ascontiguousarray(owed_sum.reshape(2, S, T, P, M).transpose(1, 3, 4, 2, 0)),
         behind=c_behind.sum(axis=0),
         exhausted=c_exh.sum(axis=0),
@@ -237,12 +237,12 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     d = packed.dims
     S, P, M, T = (int(d[i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T))
     work = work_of(make_work(pk, 1), 0)
-    us = np.empty((S, P, T, 1))
+    us = np.empty((S, P * T, 1))
     owed = np.empty((S, T * P * M, 1))
     exh = np.empty((1, S, M, T), np.bool_)
     reg = np.empty((1, S, T), np.int64)
     k0, k1 = seed_key(seed)
     simulate_group(pk, work, k0, k1, path, 1, us, owed, exh, reg)
-    return dict(units_short=us[..., 0],
+    return dict(units_short=us[..., 0].reshape(S, P, T),
                 shortfall_t=np.ascontiguousarray(owed[..., 0].reshape(S, T, P, M).transpose(0, 2, 3, 1)),
                 stock_exhausted=exh[0], regime=reg[0])

@@ -22,11 +22,11 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     holds a batch of paths' monthly sketch buckets of units behind side by side,
     uint16[n_lanes, S, P, T, batch], batch dividing ``chunk``; for a group, one
     scenario's owed tonnes, traj[1] [n_lanes, 1, T * P * M, GROUP], its exhausted flags,
-    traj[2] [n_lanes, GROUP, 1, M, T], and its units behind, traj[4] [n_lanes, 1, P, T,
+    traj[2] [n_lanes, GROUP, 1, M, T], and its units behind, traj[4] [n_lanes, 1, P * T,
     GROUP]; traj[3] the group's regimes, [n_lanes, GROUP, S, T] (see
     ``paths.simulate_group``); traj[5] float64[n_lanes, >= P * M, GROUP] scratch);
     k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
-    out_f_us : float64[n_chunks, 2, S, P, T], out_f_owed : float64[n_chunks, 2, S, T * P * M]
+    out_f_us : float64[n_chunks, 2, S, P * T], out_f_owed : float64[n_chunks, 2, S, T * P * M]
     (sums and sums of squares; zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
     accumulators, added to (not zeroed); out_h_us may be uint16, so a block must hold
     fewer than 65,536 paths.

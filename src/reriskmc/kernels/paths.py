@@ -396,7 +396,7 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, out_exh, slot):
     paths of the group, from what :func:`china_stage`, :func:`other_supply` and
     :func:`store_parameters` wrote: stocks, demand, allocation and builds.
 
-    Writes, for each path g < n of the group: out_us[slot, :, :, g], out_owed[slot, :, g]
+    Writes, for each path g < n of the group: out_us[slot, :, g], out_owed[slot, :, g]
     and out_exh[g, slot, :, :] (see :func:`simulate_group`; ``slot`` is ``s`` there, and 0
     where the engine folds each scenario in before the next overwrites it). The paths share nothing; they
     go through the months side by side, each path's arithmetic as if it were alone, the
@@ -528,7 +528,7 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, out_exh, slot):
                     pm[2, j, g] += a
                     out_owed[slot, t * PM + j, g] = max(0.0, pm[1, j, g] - pm[2, j, g])
             for g in range(n):
-                out_us[slot, p, t, g] = max(0.0, prog[0, p, g] - prog[1, p, g])
+                out_us[slot, p * T + t, g] = max(0.0, prog[0, p, g] - prog[1, p, g])
 
 
 @jit(inline="always")
@@ -576,8 +576,9 @@ def simulate_group(pk, work, k0, k1, path0, n, out_us, out_owed, out_exh, out_re
     pk : the packed tuple (``Packed.as_tuple()``); work : from :func:`make_work`;
     k0, k1 : uint64 seed key.
     Writes, in place, for the g-th path of the group:
-    out_us : float64[S, P, T, >= n] units behind schedule at the end of each month, the
-    group's paths side by side (reduce.accumulate_units_group folds them);
+    out_us : float64[S, P * T, >= n] units behind schedule at the end of each month, at
+    [s, p * T + t, g]: the group's paths side by side (reduce.accumulate_units_group
+    folds them);
     out_owed : float64[S, T * P * M, >= n] material owed (requirement minus allocation
     to date), t, at [s, (t * P + p) * M + m, g]: the group's paths side by side, so that
     the month loop writes them as vector stores (written path by path, a path's

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._jit import float_bits, jit
+from .simd import add_tile8
 
 SUB = 64  # buckets per octave
 OCTAVES = 44  # range above the floor: 2**44 (1.7e13) times the floor
@@ -50,10 +51,39 @@ def bucket_bounds(floor: float) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([[0.0], lo]), np.concatenate([[floor], hi])
 
 
-#: paths whose values :func:`accumulate_group` and
-#: :func:`accumulate_units_group` add to the sums in one pass: one
-#: 64-byte cache line of the group's side-by-side layout
+#: paths whose values :func:`add_sums` adds in one pass: one 64-byte cache line of a
+#: group's side-by-side layout, and one vector of add_tile8
 SUM_PATHS = 8
+
+
+@jit(inline="always")
+def add_sums(sums, s, values, n):
+    """Add the first ``n`` paths of a group to scenario ``s``'s sums and sums of squares:
+    sums float64[2, S, E] += values float64[1, E, >= n] (and its squares), the paths
+    side by side.
+
+    Each sum gets the paths' values added one at a time in path order, as if the paths
+    were folded one after another, so its rounding does not depend on the group size.
+    The paths are taken SUM_PATHS at a time, and in a full pass eight sums at a time
+    (add_tile8: a tile of 8 x 8 values transposed in registers, then one vector
+    addition per path); where the scalar loop below ran as eight chains of dependent
+    additions, which LLVM may not reorder without fastmath.
+    """
+    E = values.shape[1]
+    for g0 in range(0, n, SUM_PATHS):
+        g1 = min(n, g0 + SUM_PATHS)
+        e_tiles = E - E % 8 if g1 - g0 == 8 else 0
+        for e0 in range(0, e_tiles, 8):
+            add_tile8(sums, s, values, e0, g0)  # the loop below, 8 sums at once
+        for e in range(e_tiles, E):
+            total = sums[0, s, e]
+            squares = sums[1, s, e]
+            for g in range(g0, g1):
+                v = values[0, e, g]
+                total += v
+                squares += v * v
+            sums[0, s, e] = total
+            sums[1, s, e] = squares
 
 
 @jit(inline="always")
@@ -63,9 +93,10 @@ def accumulate_units_group(tol, inv_floor_units, us, n, s, f_us, c_behind, h_pea
     into the partial statistics, and record each path-month's sketch bucket for
     :func:`count_units`.
 
-    us : float64[1, P, T, >= n] the scenario's monthly units behind, the group's paths
-    side by side; tol : units behind that count as behind.
-    Updated in place: f_us float64[2, S, P, T] (the chunk's sum and sum of squares),
+    us : float64[1, P * T, >= n] the scenario's monthly units behind, at
+    [0, p * T + t, g], the group's paths side by side; tol : units behind that count as
+    behind.
+    Updated in place: f_us float64[2, S, P * T] (the chunk's sum and sum of squares),
     c_behind int64[S, P, T] (paths behind at least once by month t), h_peak_us
     int32[S, P, B] (sketch of each path's peak); codes uint16[S, P, T, >= col + n]: the
     buckets, in columns col .. col + n - 1. peak float64[>= P, >= n]: scratch.
@@ -73,30 +104,18 @@ def accumulate_units_group(tol, inv_floor_units, us, n, s, f_us, c_behind, h_pea
     The units behind are folded while the group's values are still in the core's own
     cache, with the paths innermost: the buckets, peaks and counts as vector
     instructions. Only the bucket codes (2 bytes a path-month, where the values take
-    8) wait for the batch's sketch increments. Each sum gets the paths' values added
-    one at a time in path order (SUM_PATHS to a pass, as in :func:`accumulate_group`),
-    so its rounding does not depend on the group or batch size.
+    8) wait for the batch's sketch increments. The sums get the paths added in path
+    order (:func:`add_sums`).
     """
-    P, T = us.shape[1], us.shape[2]
-    for g0 in range(0, n, SUM_PATHS):
-        g1 = min(n, g0 + SUM_PATHS)
-        for p in range(P):
-            for t in range(T):
-                total = f_us[0, s, p, t]
-                squares = f_us[1, s, p, t]
-                for g in range(g0, g1):
-                    v = us[0, p, t, g]
-                    total += v
-                    squares += v * v
-                f_us[0, s, p, t] = total
-                f_us[1, s, p, t] = squares
+    P, T = c_behind.shape[1], c_behind.shape[2]
+    add_sums(f_us, s, us, n)
     for p in range(P):
         for g in range(n):
             peak[p, g] = 0.0
         for t in range(T):
             behind = 0
             for g in range(n):
-                v = us[0, p, t, g]
+                v = us[0, p * T + t, g]
                 codes[s, p, t, col + g] = bucket(v, inv_floor_units)
                 peak[p, g] = max(peak[p, g], v)  # the path's peak so far
                 behind += peak[p, g] > tol  # behind at least once by month t
@@ -142,10 +161,7 @@ def accumulate_group(inv_floor_t, owed, exh, reg, n, s, f_owed, c_exh, c_reg, h_
     the chunk's sum and sum of squares; c_exh int64[S, M, T]; c_reg int64[S, R, T];
     h_peak_owed int32[S, P, M, B]; peak float64[>= P * M, >= n]: scratch.
 
-    Each sum gets the paths' values added one at a time in path order, as if the paths
-    were folded one after another, so its rounding does not depend on the group size.
-    The paths are taken SUM_PATHS at a time: within a pass the additions to one sum
-    are a short chain, and the chains of different sums overlap in the CPU. Each
+    The sums get the paths added in path order (:func:`add_sums`). Each
     (programme, material)'s peak is a maximum over months, taken with the paths
     innermost as vector instructions.
     """
@@ -153,17 +169,7 @@ def accumulate_group(inv_floor_t, owed, exh, reg, n, s, f_owed, c_exh, c_reg, h_
     P, M = h_peak_owed.shape[1], h_peak_owed.shape[2]
     PM = P * M
     T = E // PM
-    for g0 in range(0, n, SUM_PATHS):
-        g1 = min(n, g0 + SUM_PATHS)
-        for e in range(E):
-            total = f_owed[0, s, e]
-            squares = f_owed[1, s, e]
-            for g in range(g0, g1):
-                v = owed[0, e, g]
-                total += v
-                squares += v * v
-            f_owed[0, s, e] = total
-            f_owed[1, s, e] = squares
+    add_sums(f_owed, s, owed, n)
     for j in range(PM):
         for g in range(n):
             peak[j, g] = 0.0
