@@ -33,7 +33,7 @@ BASE = Path(__file__).resolve().parents[1] / "configs" / "base.toml"
 #: (name, statement taken out): each must occur once in allocate_and_build
 STATEMENTS = [
     ("record: tonnes owed", "out_owed[slot, t * PM + j, g] = max(0.0, pm[1, j, g] - pm[2, j, g])"),
-    ("record: stocks exhausted", "out_exh[g, slot, m, t] = exh_ever[m, g]"),
+    ("record: stocks exhausted", "exhausted += exh_ever[m, g]"),
     ("record: units behind", "out_us[slot, p * T + t, g] = max(0.0, prog[0, p, g] - prog[1, p, g])"),
     ("3.6 requirement to date", "pm[1, p * M + m, g] += par_pm[s, 2, p * M + m, g]"),
     ("3.6 DX demand per material", "per_m[1, m, g] += pm[3, j, g]"),
@@ -69,7 +69,7 @@ def _compile(src):
          "def run(k, pk, w, n, n_scenarios, us, owed, exh):\n"
          "    for _ in range(k):\n"
          "        for s in range(n_scenarios):\n"
-         "            variant(pk, w, s, n, us, owed, exh, s)\n", runner)
+         "            variant(pk, w, s, n, us, owed, s, exh)\n", runner)
     return runner["run"]
 
 
@@ -81,7 +81,7 @@ def main():
     k0, k1 = seed_key(1)
     w = paths.work_of(paths.make_work(pk, 1), 0)
     us, owed = np.zeros((S, P * T, G)), np.zeros((S, T * P * M, G))
-    exh, reg = np.zeros((G, S, M, T), np.bool_), np.zeros((G, S, T), np.int64)
+    exh, reg = np.zeros((S, M, T), np.int64), np.zeros((G, S, T), np.int64)
     supply = _supply_stages()
     supply(pk, w, k0, k1, G, reg)
     runners = {name: _compile(src) for name, src in

@@ -71,14 +71,14 @@ def _pipeline(k, stages, pk, w, k0, k1, out_us, out_owed, out_exh, out_reg):
             supply_stages(pk, w, k0, k1, i0, n, out_reg)
         if stages == 4:
             for s in range(dims[L.D_S]):
-                allocate_and_build(pk, w, s, n, out_us, out_owed, out_exh, s)
+                allocate_and_build(pk, w, s, n, out_us, out_owed, s, out_exh)
 
 
 @jit_noalias(cache=False)
-def _fold_loop(k, owed, exh, reg, f_owed, c_exh, c_reg, h_peak_owed, peak):
+def _fold_loop(k, owed, reg, f_owed, c_reg, h_peak_owed, peak):
     for i0 in range(0, k, GROUP):
         for s in range(reg.shape[1]):  # the engine's layout: one scenario at a time
-            accumulate_group(1e9, owed, exh, reg, min(GROUP, k - i0), s, f_owed, c_exh, c_reg,
+            accumulate_group(1e9, owed, reg, min(GROUP, k - i0), s, f_owed, c_reg,
                              h_peak_owed, peak)
 
 
@@ -112,7 +112,7 @@ def main():
     k0, k1 = seed_key(1)
     w = work_of(make_work(pk, 1), 0)
     out = (np.zeros((S, P * T, GROUP)), np.zeros((S, T * P * M, GROUP)),
-           np.zeros((GROUP, S, M, T), np.bool_), np.zeros((GROUP, S, T), np.int64))
+           np.zeros((S, M, T), np.int64), np.zeros((GROUP, S, T), np.int64))
     upto = [_timed(lambda k, st=st: _pipeline(k, st, pk, w, k0, k1, *out), n) for st in (1, 2, 3, 4)]
     n_china = int((packed.struct[:, packed.off_i[L.I_TWIN_CHINA]] < 0).sum())
     n_src = int((packed.struct[:, packed.off_i[L.I_TWIN_SOURCES]] < 0).sum())
@@ -126,9 +126,8 @@ def main():
     owed = np.stack([t["shortfall_t"] for t in trajs[:GROUP]], axis=-1)  # (S, P, M, T, GROUP)
     # scenario 0's, standing in for each in turn, at [0, (t * P + p) * M + m, g]
     owed = np.ascontiguousarray(owed[:1].transpose(0, 3, 1, 2, 4).reshape(1, T * P * M, GROUP))
-    exh = np.stack([t["stock_exhausted"] for t in trajs[:GROUP]])[:, :1].copy()
     reg = np.stack([t["regime"] for t in trajs[:GROUP]])
-    acc = (np.zeros((2, S, T * P * M)), np.zeros((S, M, T), np.int64), np.zeros((S, R, T), np.int64),
+    acc = (np.zeros((2, S, T * P * M)), np.zeros((S, R, T), np.int64),
            np.zeros((S, P, M, N_BUCKETS), np.int32), np.zeros((P * M, GROUP)))
     units = (np.zeros((2, S, P * T)), np.zeros((S, P, T), np.int64),
              np.zeros((S, P, T, N_BUCKETS), np.uint16), np.zeros((S, P, N_BUCKETS), np.int32),
@@ -143,7 +142,7 @@ def main():
         (f"  stocks, demand, allocation, builds, 3.5-3.9 ({GROUP} paths side by side)",
          upto[3] - upto[2]),
         ("statistics per path (accumulate_group)",
-         _timed(lambda k: _fold_loop(k, owed, exh, reg, *acc), n)),
+         _timed(lambda k: _fold_loop(k, owed, reg, *acc), n)),
         ("units behind: sums, counts, buckets (accumulate_units_group)",
          _timed(lambda k: _units_loop(k, 0, us, *units), n)),
         (f"units behind: monthly sketches, {batch} paths at a time (count_units)",

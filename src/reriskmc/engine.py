@@ -141,9 +141,8 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     work = make_work(pk, n_lanes)
     # (the peaks' scratch has two spare rows: neighbouring threads' rows stay 1 KB apart)
     traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH), np.uint16),
-            np.empty((n_lanes, 1, T * P * M, GROUP)), np.empty((n_lanes, GROUP, 1, M, T), np.bool_),
-            np.empty((n_lanes, GROUP, S, T), np.int64), np.empty((n_lanes, 1, P * T, GROUP)),
-            np.empty((n_lanes, P * M + 2, GROUP)))
+            np.empty((n_lanes, 1, T * P * M, GROUP)), np.empty((n_lanes, 1, P * T, GROUP)),
+            np.empty((n_lanes, GROUP, S, T), np.int64), np.empty((n_lanes, P * M + 2, GROUP)))
     n_chunks = block_paths // CHUNK
     f_us = np.empty((n_chunks, 2, S, P * T))
     f_owed = np.empty((n_chunks, 2, S, T * P * M))
@@ -239,10 +238,10 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     work = work_of(make_work(pk, 1), 0)
     us = np.empty((S, P * T, 1))
     owed = np.empty((S, T * P * M, 1))
-    exh = np.empty((1, S, M, T), np.bool_)
+    exh = np.zeros((S, M, T), np.int64)
     reg = np.empty((1, S, T), np.int64)
     k0, k1 = seed_key(seed)
     simulate_group(pk, work, k0, k1, path, 1, us, owed, exh, reg)
     return dict(units_short=us[..., 0].reshape(S, P, T),
                 shortfall_t=np.ascontiguousarray(owed[..., 0].reshape(S, T, P, M).transpose(0, 2, 3, 1)),
-                stock_exhausted=exh[0], regime=reg[0])
+                stock_exhausted=exh > 0, regime=reg[0])

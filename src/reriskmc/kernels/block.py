@@ -21,10 +21,9 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     pk : packed tuple; work, traj : per-lane scratch (``paths.make_work``, engine; traj[0]
     holds a batch of paths' monthly sketch buckets of units behind side by side,
     uint16[n_lanes, S, P, T, batch], batch dividing ``chunk``; for a group, one
-    scenario's owed tonnes, traj[1] [n_lanes, 1, T * P * M, GROUP], its exhausted flags,
-    traj[2] [n_lanes, GROUP, 1, M, T], and its units behind, traj[4] [n_lanes, 1, P * T,
-    GROUP]; traj[3] the group's regimes, [n_lanes, GROUP, S, T] (see
-    ``paths.simulate_group``); traj[5] float64[n_lanes, >= P * M, GROUP] scratch);
+    scenario's owed tonnes, traj[1] [n_lanes, 1, T * P * M, GROUP], and units behind,
+    traj[2] [n_lanes, 1, P * T, GROUP]; traj[3] the group's regimes, [n_lanes, GROUP, S, T]
+    (see ``paths.simulate_group``); traj[4] float64[n_lanes, >= P * M, GROUP] scratch);
     k0, k1 : uint64 seed key; path0 : a multiple of ``chunk``.
     out_f_us : float64[n_chunks, 2, S, P * T], out_f_owed : float64[n_chunks, 2, S, T * P * M]
     (sums and sums of squares; zeroed here, one row per chunk); out_c_* and out_h_* : [n_lanes, ...] integer
@@ -56,8 +55,8 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
     n_chunks = (n_paths + chunk - 1) // chunk
     w = work_of(work, lane)
     fill_fixed(pk, w)
-    codes, owed, exh, reg = traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane]
-    us, peak = traj[4][lane], traj[5][lane]
+    codes, owed, us, reg, peak = (traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane],
+                                  traj[4][lane])
     batch = codes.shape[3]
     S = codes.shape[0]
     # this lane's accumulators, sliced once (a view costs an atomic refcount update)
@@ -79,9 +78,9 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
                 # for 32) did not
                 supply_stages(pk, w, k0, k1, path0 + b0 + g0, ng, reg)
                 for s in range(S):
-                    allocate_and_build(pk, w, s, ng, us, owed, exh, 0)
-                    accumulate_group(inv_floor_t, owed, exh, reg, ng, s, f_owed, c_exh, c_reg,
-                                     h_peak_owed, peak)
+                    allocate_and_build(pk, w, s, ng, us, owed, 0, c_exh)
+                    accumulate_group(inv_floor_t, owed, reg, ng, s, f_owed, c_reg, h_peak_owed,
+                                     peak)
                     accumulate_units_group(tol, inv_floor_units, us, ng, s, f_us, c_behind,
                                            h_peak_us, codes, g0, peak)
             count_units(codes, n, h_us)

@@ -391,14 +391,15 @@ def store_parameters(pk, work, s, g):
         par_m[s, 4, m, g] = thg[s, off_f[L.F_RELEASE_RATE] + m, g]
 
 @jit(inline="always")
-def allocate_and_build(pk, work, s, n, out_us, out_owed, out_exh, slot):
+def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
     """Sections 3.5 (the month's supply) to 3.9 of scenario ``s`` for the first ``n``
     paths of the group, from what :func:`china_stage`, :func:`other_supply` and
     :func:`store_parameters` wrote: stocks, demand, allocation and builds.
 
-    Writes, for each path g < n of the group: out_us[slot, :, g], out_owed[slot, :, g]
-    and out_exh[g, slot, :, :] (see :func:`simulate_group`; ``slot`` is ``s`` there, and 0
-    where the engine folds each scenario in before the next overwrites it). The paths share nothing; they
+    Writes, for each path g < n of the group, out_us[slot, :, g] and out_owed[slot, :, g]
+    (see :func:`simulate_group`; ``slot`` is ``s`` there, and 0 where the engine folds
+    each scenario in before the next overwrites it), and adds to out_exh[s, m, t] the
+    number of the group's paths whose stocks of material m have run out by month t. The paths share nothing; they
     go through the months side by side, each path's arithmetic as if it were alone, the
     innermost loops running over paths (see GROUP).
     """
@@ -460,6 +461,7 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, out_exh, slot):
         for m in range(M):
             rule = struct[s, off_i[L.I_RELEASE_RULE] + m]
             release_month = struct[s, off_i[L.I_RELEASE_MONTH] + m]
+            exhausted = 0
             for g in range(n):
                 demand = per_m[0, m, g]
                 avail = stocks[2, m, g]
@@ -505,7 +507,8 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, out_exh, slot):
                 per_m[3, m, g] = share_do
                 if buffer + stockpile <= EXHAUSTED_T:
                     exh_ever[m, g] = True
-                out_exh[g, slot, m, t] = exh_ever[m, g]
+                exhausted += exh_ever[m, g]
+            out_exh[s, m, t] += exhausted
         # -- 3.8 build (Leontief) and 3.9 record
         for p in range(P):
             share = 2 if struct[s, i_prio + p] == 0 else 3
@@ -584,7 +587,8 @@ def simulate_group(pk, work, k0, k1, path0, n, out_us, out_owed, out_exh, out_re
     the month loop writes them as vector stores (written path by path, a path's
     months contiguous, they were scattered stores: a quarter of the month loop's time)
     and reduce.accumulate_group folds them for the whole group;
-    out_exh : bool[>= n, S, M, T] stocks exhausted at least once by the end of the month;
+    out_exh : int64[S, M, T], added to: the group's paths whose stocks have run out at
+    least once by the end of the month (for one path, its flags);
     out_reg : int64[>= n, S, T] the month's regime.
 
     Arrays are indexed in full (``thg[s, k, g]``), never sliced into local views: a view
@@ -594,4 +598,4 @@ def simulate_group(pk, work, k0, k1, path0, n, out_us, out_owed, out_exh, out_re
     fill_fixed(pk, work)
     supply_stages(pk, work, k0, k1, path0, n, out_reg)
     for s in range(pk[0][L.D_S]):
-        allocate_and_build(pk, work, s, n, out_us, out_owed, out_exh, s)
+        allocate_and_build(pk, work, s, n, out_us, out_owed, s, out_exh)

@@ -151,14 +151,13 @@ def count_units(codes, n, h_us):
 
 
 @jit(inline="always")
-def accumulate_group(inv_floor_t, owed, exh, reg, n, s, f_owed, c_exh, c_reg, h_peak_owed, peak):
+def accumulate_group(inv_floor_t, owed, reg, n, s, f_owed, c_reg, h_peak_owed, peak):
     """Fold scenario ``s`` of the first ``n`` paths of a group into the partial
     statistics (in place).
 
     Inputs: owed float64[1, T * P * M, >= n] the scenario's tonnes owed, at
-    [0, (t * P + p) * M + m, g], the group's paths side by side; exh bool[>= n, 1, M, T]
-    the scenario's exhausted flags; reg int64[>= n, S, T]. f_owed float64[2, S, T * P * M]:
-    the chunk's sum and sum of squares; c_exh int64[S, M, T]; c_reg int64[S, R, T];
+    [0, (t * P + p) * M + m, g], the group's paths side by side; reg int64[>= n, S, T]. f_owed float64[2, S, T * P * M]:
+    the chunk's sum and sum of squares; c_reg int64[S, R, T];
     h_peak_owed int32[S, P, M, B]; peak float64[>= P * M, >= n]: scratch.
 
     The sums get the paths added in path order (:func:`add_sums`). Each
@@ -182,8 +181,5 @@ def accumulate_group(inv_floor_t, owed, exh, reg, n, s, f_owed, c_exh, c_reg, h_
             for g in range(n):
                 h_peak_owed[s, p, m, bucket(peak[p * M + m, g], inv_floor_t)] += 1
     for g in range(n):
-        for m in range(M):
-            for t in range(T):
-                c_exh[s, m, t] += exh[g, 0, m, t]
         for t in range(T):
             c_reg[s, reg[g, s, t], t] += 1
