@@ -21,11 +21,13 @@ from .pack import Packed, pack
 #: contract: changing it changes the last bits of means)
 CHUNK = 512
 DEFAULT_BLOCK = 64 * CHUNK
-#: the monthly sketches count in uint16 per thread, emptied into int64 totals after
-#: every block: half the memory of int32, so both threads' sketches fit the shared L3
-#: cache, where the scattered increments were missing it. A block must therefore hold
-#: fewer paths than a uint16 can count.
+#: the monthly sketches count in uint16 per thread, added into wider totals before
+#: they could overflow: half the memory of int32, so both threads' sketches fit the
+#: shared L3 cache, where the scattered increments were missing it. A block must
+#: therefore hold fewer paths than a uint16 can count.
 MAX_BLOCK = 64 * 1024 - CHUNK
+#: paths the threads' uint16 sketch counts may hold before they are added into totals
+UINT16_PATHS = 2**16
 #: paths whose monthly sketches are updated together, their bucket codes kept side by
 #: side (divides CHUNK): each sketch row is then fetched into the cache once per batch.
 #: With the codes in uint16 (1.3 MB per thread for base.toml), 128 and 512 paths took
@@ -44,7 +46,7 @@ class Stats:
     behind: np.ndarray  # int64[S, P, T]: paths behind at least once by month t
     exhausted: np.ndarray  # int64[S, M, T]
     regime: np.ndarray  # int64[S, R, T]
-    h_us: np.ndarray  # int32[S, P, T, B] (int64 from 2**31 paths on)
+    h_us: np.ndarray  # [S, P, T, B]: uint16 below 2**16 paths, int32 below 2**31, else int64
     h_peak_us: np.ndarray  # int64[S, P, B]
     h_peak_owed: np.ndarray  # int64[S, P, M, B]
     elapsed_s: float = 0.0  # simulating, after the kernel was compiled or loaded
@@ -150,10 +152,15 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     c_exh = np.zeros((n_lanes, S, M, T), np.int64)
     c_reg = np.zeros((n_lanes, S, R, T), np.int64)
     h_us = np.zeros((n_lanes, S, P, T, N_BUCKETS), np.uint16)
-    # the smallest integer that counts every path: int32 halves the memory that merging
-    # the threads' sketches after each block walks (5 ms rather than 10 for one thread's
-    # 14 MB of counts, 8.5 rather than 16 for two, measured in NumPy)
-    h_us_total = np.zeros((S, P, T, N_BUCKETS), np.int32 if n_paths < 2**31 else np.int64)
+    # the threads' uint16 counts go into totals only before they could overflow, in the
+    # smallest integer that counts every path: int32 halves the memory that merging
+    # walks (5 ms rather than 10 for one thread's 14 MB of counts, 8.5 rather than 16
+    # for two, measured in NumPy). Below 2**16 paths they are never emptied, and the
+    # totals are the first thread's counts: no fresh memory, whose first touch (page
+    # faults) took up to 70 ms for the 28 MB of int32 totals, serially, after two threads
+    # ran 0.4 s.
+    h_us_total = None
+    pending = 0  # paths in the threads' counts since they were last emptied
     h_peak_us = np.zeros((n_lanes, S, P, N_BUCKETS), np.int32)
     h_peak_owed = np.zeros((n_lanes, S, P, M, N_BUCKETS), np.int32)
     us_sum = np.zeros((2, S, P * T))
@@ -170,6 +177,10 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     kernel_s = 0.0
     while done < n_paths:
         n = min(block_paths, n_paths - done)
+        if pending + n >= UINT16_PATHS:
+            h_us_total = _add_counts(h_us, h_us_total, n_paths)
+            h_us[:] = 0
+            pending = 0
         t_block = time.perf_counter()
         simulate_block(pk, work, traj, k0, k1, done, n, CHUNK, n_lanes,
                        f_us, f_owed, c_behind, c_exh, c_reg, h_us, h_peak_us, h_peak_owed)
@@ -177,12 +188,16 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
         for ci in range(-(-n // CHUNK)):  # in path order: reproducible rounding
             us_sum += f_us[ci]
             owed_sum += f_owed[ci]
-        for lane in range(n_lanes):
-            h_us_total += h_us[lane]
-        h_us[:] = 0
+        pending += n
         done += n
         if progress is not None:
             progress(done)
+    if h_us_total is None:  # fewer than UINT16_PATHS paths: uint16 counts them all
+        for lane in range(1, n_lanes):
+            h_us[0] += h_us[lane]
+        h_us_total = h_us[0]
+    else:
+        h_us_total = _add_counts(h_us, h_us_total, n_paths)
     elapsed = time.perf_counter() - t0
 
     return Stats(
@@ -199,6 +214,16 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
         compile_s=t0 - t_compile,
         kernel_s=kernel_s,
     )
+
+
+def _add_counts(h_us, total, n_paths):
+    """The threads' uint16 sketch counts ``h_us`` added into ``total`` (made on first
+    use, in the smallest integer that counts ``n_paths``)."""
+    if total is None:  # one pass over the counts, where zeroing and adding took two
+        return np.sum(h_us, axis=0, dtype=np.int32 if n_paths < 2**31 else np.int64)
+    for lane in range(h_us.shape[0]):
+        total += h_us[lane]
+    return total
 
 
 def _arrays(obj):

@@ -77,6 +77,25 @@ def test_stats__identical_for_any_threads_and_block_size(config, packed, referen
     assert_same_stats(reference, other)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("block_paths", [512, 1024])
+def test_sketch_counts__same_when_emptied_into_totals_mid_run(config, packed, reference, threads,
+                                                               block_paths, monkeypatch):
+    """Threads count the monthly sketches in uint16 and add them into wider totals
+    only before they could overflow (from 2**16 paths on). With that limit lowered to
+    1,024 paths, a 3,000-path run empties them once or more, and must give the same
+    numbers as the run that never does."""
+    import reriskmc.engine as engine
+
+    assert reference.h_us.dtype == np.uint16  # fewer than 2**16 paths: never emptied
+    monkeypatch.setattr(engine, "UINT16_PATHS", 1024)
+    other = simulate(config, N_PATHS, SEED, threads=threads, block_paths=block_paths, packed=packed)
+    assert other.h_us.dtype == np.int32
+    assert np.array_equal(other.h_us, reference.h_us)
+    for name in ARRAYS:
+        assert np.array_equal(getattr(other, name), getattr(reference, name)), name
+
+
 def test_dataset__identical_values_for_threads_and_blocks(config, packed, reference):
     other = simulate(config, N_PATHS, SEED, threads=2, block_paths=5000, packed=packed)
     a, b = build_dataset(config, reference, SEED), build_dataset(config, other, SEED)
