@@ -157,8 +157,8 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     # walks (5 ms rather than 10 for one thread's 14 MB of counts, 8.5 rather than 16
     # for two, measured in NumPy). Below 2**16 paths they are never emptied, and the
     # totals are the first thread's counts: no fresh memory, whose first touch (page
-    # faults) took up to 70 ms for the 28 MB of int32 totals, serially, after two threads
-    # ran 0.4 s.
+    # faults) took up to 76 ms, serially, for the 28 MB of int32 totals after 16,384
+    # paths had taken 0.4 s on two threads.
     h_us_total = None
     pending = 0  # paths in the threads' counts since they were last emptied
     h_peak_us = np.zeros((n_lanes, S, P, N_BUCKETS), np.int32)

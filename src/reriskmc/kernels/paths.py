@@ -399,9 +399,9 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
     Writes, for each path g < n of the group, out_us[slot, :, g] and out_owed[slot, :, g]
     (see :func:`simulate_group`; ``slot`` is ``s`` there, and 0 where the engine folds
     each scenario in before the next overwrites it), and adds to out_exh[s, m, t] the
-    number of the group's paths whose stocks of material m have run out by month t. The paths share nothing; they
-    go through the months side by side, each path's arithmetic as if it were alone, the
-    innermost loops running over paths (see GROUP).
+    number of the group's paths whose stocks of material m have run out by month t.
+    The paths share nothing; they go through the months side by side, each path's
+    arithmetic as if it were alone, the innermost loops running over paths (see GROUP).
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
      cum_trans, sketch) = pk

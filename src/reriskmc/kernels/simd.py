@@ -18,7 +18,8 @@ def add_tile8(sums, s, values, e0, g0):
             sums[0, s, e] += values[0, e, g]
             sums[1, s, e] += values[0, e, g] * values[0, e, g]
 
-    ``sums`` float64[2, S, E] and ``values`` float64[1, E, G], both C-contiguous.
+    ``sums`` float64[2, S, E] and ``values`` float64[1, E, G], both C-contiguous; the
+    caller keeps e0 + 8 <= E and g0 + 8 <= G (nothing is checked when compiled).
     Compiled, the tile's 8 rows are loaded as vectors, transposed in registers, and the 8
     sums advance together, one vector addition per ``g``: the same additions in the
     same order as the loop above, so the same bits, where the loop itself is 8 chains
@@ -75,14 +76,12 @@ def _register_add_tile8():
                     if not i & b:
                         lo = [j if not j & b else 8 + j - b for j in range(8)]
                         hi = [j + b if not j & b else 8 + j for j in range(8)]
-                        rows[i], rows[i | b] = (
-                            builder.shuffle_vector(rows[i], rows[i | b],
-                                                   ir.Constant(ir.VectorType(i32, 8), mask))
-                            for mask in (lo, hi))
-            for g in range(8):
-                col = rows[g]
-                total = builder.fadd(total, col)
-                squares = builder.fadd(squares, builder.fmul(col, col))
+                        a, c = rows[i], rows[i | b]
+                        rows[i] = builder.shuffle_vector(a, c, ir.Constant(ir.VectorType(i32, 8), lo))
+                        rows[i | b] = builder.shuffle_vector(a, c, ir.Constant(ir.VectorType(i32, 8), hi))
+            for g in range(8):  # in path order
+                total = builder.fadd(total, rows[g])
+                squares = builder.fadd(squares, builder.fmul(rows[g], rows[g]))
             builder.store(total, p_sum, align=8)
             builder.store(squares, p_sq, align=8)
             return context.get_dummy_value()
