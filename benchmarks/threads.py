@@ -44,7 +44,7 @@ def main():
 
     times = {key: {1: [], 2: []} for key in ("run", "kernel", "merge", "floor")}
     for r in range(-1, rounds):  # round -1 is not counted: a process's first full-size
-        # run at two threads merged its blocks in 120 ms, later ones in 20 ms
+        # runs touch fresh memory, and page faults cost up to 10 us a page here
         for lanes in ((1, 2) if r % 2 == 0 else (2, 1)):
             st = simulate(config, n, 1, threads=lanes, packed=packed)
             if r < 0:
