@@ -411,6 +411,7 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
         work[12], work[13], work[14], work[15], work[16], work[17], work[18])
     M, P, T = dims[L.D_M], dims[L.D_P], dims[L.D_T]
     i_prio, i_ps, i_pe = off_i[L.I_PRIORITY], off_i[L.I_PROG_START], off_i[L.I_PROG_END]
+    f_kg = off_f[L.F_KG]
     PM = P * M
 
     for m in range(M):
@@ -444,6 +445,8 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
                 for g in range(n):
                     prog[0, p, g] += par_p[s, 0, p, g]
                 for m in range(M):
+                    if th_code[s, f_kg + p * M + m] == FIXED and th_fixed[s, f_kg + p * M + m] == 0.0:
+                        continue
                     for g in range(n):
                         pm[1, p * M + m, g] += par_pm[s, 2, p * M + m, g]
             for g in range(n):
@@ -451,6 +454,8 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
             is_dx = struct[s, i_prio + p] == 0
             for m in range(M):
                 j = p * M + m
+                if th_code[s, f_kg + j] == FIXED and th_fixed[s, f_kg + j] == 0.0:
+                    continue  # unused: nothing wanted, so nothing owed or allocated
                 for g in range(n):
                     d = max(0.0, prog[2, p, g] * par_pm[s, 0, j, g] - pm[0, j, g])
                     pm[3, j, g] = d
@@ -517,6 +522,8 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
                 built[g] = prog[2, p, g]
             for m in range(M):
                 j = p * M + m
+                if th_code[s, f_kg + j] == FIXED and th_fixed[s, f_kg + j] == 0.0:
+                    continue
                 for g in range(n):
                     a = pm[3, j, g] * per_m[share, m, g]
                     pm[4, j, g] = a
@@ -526,6 +533,10 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
                 prog[1, p, g] += built[g]
             for m in range(M):
                 j = p * M + m
+                if th_code[s, f_kg + j] == FIXED and th_fixed[s, f_kg + j] == 0.0:
+                    for g in range(n):
+                        out_owed[slot, t * PM + j, g] = 0.0
+                    continue
                 for g in range(n):
                     a = pm[4, j, g]
                     pm[0, j, g] = max(0.0, pm[0, j, g] + a - built[g] * par_pm[s, 0, j, g])
