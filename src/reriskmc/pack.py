@@ -9,6 +9,7 @@ same uniform for the same key (common random numbers).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -57,7 +58,26 @@ class Packed:
         """The arrays in the order the kernel unpacks them."""
         return (self.dims, self.off_f, self.off_i, self.th_fixed, self.th_code, self.th_args,
                 self.th_table, self.th_slot, self.tables, self.struct, self.cum_trans,
-                self.sketch)
+                self.sketch, self.th_same)
+
+    @cached_property
+    def th_same(self) -> np.ndarray:
+        """int64[S, K]: for each drawn position of each scenario, the first scenario that
+        draws it the same way (distribution, arguments, table and uniform: the same value
+        on every path, which the kernel then copies rather than transforms again), or -1.
+
+        Derived from the fields, so a Packed made with ``dataclasses.replace`` cannot
+        hold a stale one. Scenarios override a few keys of the base, so most of their
+        drawn parameters are the base's (314 of base.toml's 379).
+        """
+        code, args, table, slot = self.th_code, self.th_args, self.th_table, self.th_slot
+        same = np.full(code.shape, -1, dtype=np.int64)
+        for s in range(1, code.shape[0]):
+            for q in range(s - 1, -1, -1):  # the first such scenario wins: check it last
+                match = ((code[s] != FIXED) & (code[q] == code[s]) & (table[q] == table[s])
+                         & (slot[q] == slot[s]) & (args[q] == args[s]).all(axis=-1))
+                same[s, match] = q
+        return same
 
     @property
     def n_month_uniforms(self) -> int:

@@ -133,3 +133,56 @@ def test_pack__finds_the_twins_of_the_shipped_scenarios():
     assert [names[i] for i in np.flatnonzero(sources == 0)] == [
         "chip_concession", "green_channel_military", "talks_breakdown", "stockpile_release"]
     assert china[0] == -1 and sources[0] == -1
+
+
+def _with_th_same(packed, th_same):
+    """``packed`` with its derived th_same replaced (as a stale or disabled one would be)."""
+    packed = dataclasses.replace(packed)
+    packed.__dict__["th_same"] = th_same  # a cached_property's value lives there
+    return packed
+
+
+def test_pack__copies_a_drawn_parameter_only_from_an_identical_draw():
+    packed = pack(load_config(BASE))
+    same = packed.th_same
+    drawn = packed.th_code != FIXED
+    assert (same[~drawn] == -1).all() and (same[0] == -1).all()
+    for s, k in zip(*np.nonzero(same >= 0)):
+        q = same[s, k]
+        assert q < s
+        assert packed.th_code[q, k] == packed.th_code[s, k]
+        assert packed.th_slot[q, k] == packed.th_slot[s, k]
+        assert packed.th_table[q, k] == packed.th_table[s, k]
+        np.testing.assert_array_equal(packed.th_args[q, k], packed.th_args[s, k])
+    # the shipped scenarios override with point values only: every draw is the base's
+    np.testing.assert_array_equal(same[1:] == 0, drawn[1:])
+
+
+def test_copied_draws__give_the_run_that_transforms_every_one():
+    config = load_config(BASE)
+    packed = pack(config)
+    assert (packed.th_same >= 0).any()
+    copied = simulate(config, N_PATHS, SEED, packed=packed)
+    afresh = simulate(config, N_PATHS, SEED,
+                      packed=_with_th_same(packed, np.full_like(packed.th_same, -1)))
+    for f in FIELDS:
+        np.testing.assert_array_equal(getattr(copied, f), getattr(afresh, f), err_msg=f)
+
+
+def test_copied_draws__a_stale_copy_does_change_the_run(base_only):
+    """The check above can fail: a scenario whose draw differs (here its arguments), but
+    which copies the base's value anyway, gives a different run."""
+    config, packed = base_only
+    # a drawn kg per unit (the first, F-35's NdFeB: uniform 8-20 kg)
+    lo = packed.off_f[L.F_KG]
+    k = lo + int(np.flatnonzero(packed.th_code[1, lo:] != FIXED)[0])
+    assert packed.th_table[1, k] < 0  # its value follows its arguments
+    args = packed.th_args.copy()
+    args[1, k] = args[1, k] * 0.5
+    changed = dataclasses.replace(packed, th_args=args)
+    assert changed.th_same[1, k] == -1  # derived afresh: no longer the same draw
+    stale = changed.th_same.copy()
+    stale[1, k] = 0
+    a = simulate(config, N_PATHS, SEED, packed=changed)
+    b = simulate(config, N_PATHS, SEED, packed=_with_th_same(changed, stale))
+    assert not all(np.array_equal(getattr(a, f), getattr(b, f)) for f in FIELDS)

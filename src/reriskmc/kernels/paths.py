@@ -139,7 +139,7 @@ def draw_path(pk, work, k0, k1, path, g):
     values are there already (:func:`fill_fixed`). Its monthly uniforms are drawn a month
     at a time, for the whole group, by :func:`china_stage`."""
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
-     cum_trans, sketch) = pk
+     cum_trans, sketch, th_same) = pk
     thg, u_path, qualified, waived = work[0], work[1], work[3], work[4]
     S, K = dims[L.D_S], dims[L.D_K]
     nps = dims[L.D_NPS]
@@ -147,7 +147,10 @@ def draw_path(pk, work, k0, k1, path, g):
     for s in range(S):
         for k in range(th_fixed.shape[1]):
             code = th_code[s, k]
-            if code != FIXED:
+            if code != FIXED and th_same[s, k] >= 0:
+                # drawn as an earlier scenario draws it (Packed.th_same): the same value
+                thg[s, k, g] = thg[th_same[s, k], k, g]
+            elif code != FIXED:
                 thg[s, k, g] = transform(code, th_args[s, k, 0], th_args[s, k, 1], th_args[s, k, 2],
                                          tables, max(th_table[s, k], 0), u_path[th_slot[s, k], 0])
         waived[s, g] = u_path[nps, 0] < thg[s, off_f[L.F_P_WAIVER], g]
@@ -187,7 +190,7 @@ def china_stage(pk, work, k0, k1, path0, n, out_reg):
     blocks, so on the same random numbers the same result) copies the twin's result.
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
-     cum_trans, sketch) = pk
+     cum_trans, sketch, th_same) = pk
     thg, ev, lic, state, supply = work[0], work[5], work[6], work[7], work[19]
     C, M = dims[L.D_C], dims[L.D_M]
     E, T, S = dims[L.D_E], dims[L.D_T], dims[L.D_S]
@@ -239,7 +242,7 @@ def china_month(pk, work, s, t, n, out_reg):
     """Month ``t`` of sections 3.1-3.4 in scenario ``s`` for the group's first ``n``
     paths (see :func:`china_stage`)."""
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
-     cum_trans, sketch) = pk
+     cum_trans, sketch, th_same) = pk
     thg, u, waived, ev, lic, state, supply = (work[0], work[2], work[4], work[5], work[6],
                                               work[7], work[19])
     R, C, M, E = dims[L.D_R], dims[L.D_C], dims[L.D_M], dims[L.D_E]
@@ -343,7 +346,7 @@ def other_supply(pk, work, s, g):
     Writes work[8][s], float64[S, K, T], in tonnes a month.
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
-     cum_trans, sketch) = pk
+     cum_trans, sketch, th_same) = pk
     thg, qualified, src = work[0], work[3], work[8]
     K, T = dims[L.D_K], dims[L.D_T]
     for k in range(K):
@@ -405,7 +408,7 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
     arithmetic as if it were alone, the innermost loops running over paths (see GROUP).
     """
     (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
-     cum_trans, sketch) = pk
+     cum_trans, sketch, th_same) = pk
     supply, par_pm, par_p, par_m = work[19], work[9], work[10], work[11]
     stocks, first_short, exh_ever, pm, prog, per_m, built = (
         work[12], work[13], work[14], work[15], work[16], work[17], work[18])
