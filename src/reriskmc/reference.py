@@ -600,7 +600,9 @@ class _Scenario:
             # with supply >= demand every request fits in exact arithmetic; saying so
             # keeps the class-by-class subtraction from missing that by an ulp
             fits = surplus | (total <= remaining)
-            share = np.where(fits, 1.0, remaining / np.where(total > 0.0, total, 1.0))
+            # (divided only where the request does not fit, so total > remaining >= 0: a
+            # tiny total where it fits would overflow the unused quotient)
+            share = np.where(fits, 1.0, remaining / np.where(fits, 1.0, total))
             allocated[:, members, :] = request * share[:, None, :]
             remaining = np.where(fits, remaining - total, 0.0)
         exhausted = self.buffer + self.stockpile <= EXHAUSTED_T
