@@ -394,6 +394,15 @@ def store_parameters(pk, work, s, g):
         par_m[s, 3, m, g] = thg[s, off_f[L.F_RELEASE_LAG] + m, g]
         par_m[s, 4, m, g] = thg[s, off_f[L.F_RELEASE_RATE] + m, g]
 
+
+@jit(inline="always")
+def _no_kg(th_code, th_fixed, s, k):
+    """Whether kg per unit ``k`` of scenario ``s`` is a point value of zero: a
+    programme-material pair that uses none of the material, where nothing is wanted,
+    owed or allocated, so that the month loop skips it (its tonnes owed are 0)."""
+    return th_code[s, k] == FIXED and th_fixed[s, k] == 0.0
+
+
 @jit(inline="always")
 def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
     """Sections 3.5 (the month's supply) to 3.9 of scenario ``s`` for the first ``n``
@@ -448,7 +457,7 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
                 for g in range(n):
                     prog[0, p, g] += par_p[s, 0, p, g]
                 for m in range(M):
-                    if th_code[s, f_kg + p * M + m] == FIXED and th_fixed[s, f_kg + p * M + m] == 0.0:
+                    if _no_kg(th_code, th_fixed, s, f_kg + p * M + m):
                         continue
                     for g in range(n):
                         pm[1, p * M + m, g] += par_pm[s, 2, p * M + m, g]
@@ -457,7 +466,7 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
             is_dx = struct[s, i_prio + p] == 0
             for m in range(M):
                 j = p * M + m
-                if th_code[s, f_kg + j] == FIXED and th_fixed[s, f_kg + j] == 0.0:
+                if _no_kg(th_code, th_fixed, s, f_kg + j):
                     continue  # unused: nothing wanted, so nothing owed or allocated
                 for g in range(n):
                     d = max(0.0, prog[2, p, g] * par_pm[s, 0, j, g] - pm[0, j, g])
@@ -525,7 +534,7 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
                 built[g] = prog[2, p, g]
             for m in range(M):
                 j = p * M + m
-                if th_code[s, f_kg + j] == FIXED and th_fixed[s, f_kg + j] == 0.0:
+                if _no_kg(th_code, th_fixed, s, f_kg + j):
                     continue
                 for g in range(n):
                     a = pm[3, j, g] * per_m[share, m, g]
@@ -536,7 +545,7 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
                 prog[1, p, g] += built[g]
             for m in range(M):
                 j = p * M + m
-                if th_code[s, f_kg + j] == FIXED and th_fixed[s, f_kg + j] == 0.0:
+                if _no_kg(th_code, th_fixed, s, f_kg + j):
                     for g in range(n):
                         out_owed[slot, t * PM + j, g] = 0.0
                     continue
