@@ -81,7 +81,8 @@ def test_add_sums__the_order_matters_for_these_values():
     assert not np.array_equal(got, reverse)
 
 
-@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="a compile-time check")
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="checks what numba refuses when compiling; "
+                    "under NUMBA_DISABLE_JIT nothing is compiled")
 @pytest.mark.parametrize("bad", ["strided", "int", "1d"])
 def test_add_tile8__refuses_arrays_it_was_not_written_for(bad):
     """Its vector loads need float64 rows contiguous in memory: anything else must be

@@ -147,9 +147,9 @@ def draw_path(pk, work, k0, k1, path, g):
     for s in range(S):
         for k in range(th_fixed.shape[1]):
             code = th_code[s, k]
-            if code != FIXED and th_same[s, k] >= 0:
-                # drawn as an earlier scenario draws it (Packed.th_same): the same value
-                thg[s, k, g] = thg[th_same[s, k], k, g]
+            same = th_same[s, k]  # -1 where fixed (Packed.th_same)
+            if same >= 0:  # drawn as an earlier scenario draws it: the same value
+                thg[s, k, g] = thg[same, k, g]
             elif code != FIXED:
                 thg[s, k, g] = transform(code, th_args[s, k, 0], th_args[s, k, 1], th_args[s, k, 2],
                                          tables, max(th_table[s, k], 0), u_path[th_slot[s, k], 0])

@@ -104,8 +104,8 @@ def accumulate_units_group(tol, inv_floor_units, us, n, s, f_us, c_behind, h_pea
     buckets, in columns col .. col + n - 1. peak float64[>= P, >= n]: scratch.
 
     The units behind are folded while the group's values are still in the core's own
-    cache, with the paths innermost. Only the bucket codes (2 bytes a path-month, where the values take
-    8) wait for the batch's sketch increments. The sums get the paths added in path
+    cache, with the paths innermost. Only the bucket codes (2 bytes a path-month, where
+    the values take 8) wait for the batch's sketch increments. The sums get the paths added in path
     order (:func:`add_sums`).
     """
     P, T = c_behind.shape[1], c_behind.shape[2]
@@ -157,8 +157,9 @@ def accumulate_group(inv_floor_t, owed, reg, n, s, f_owed, c_reg, h_peak_owed, p
     statistics (in place).
 
     Inputs: owed float64[1, T * P * M, >= n] the scenario's tonnes owed, at
-    [0, (t * P + p) * M + m, g], the group's paths side by side; reg int64[>= n, S, T]. f_owed float64[2, S, T * P * M]:
-    the chunk's sum and sum of squares; c_reg int64[S, R, T];
+    [0, (t * P + p) * M + m, g], the group's paths side by side; reg int64[>= n, S, T].
+    f_owed float64[2, S, T * P * M]: the chunk's sum and sum of squares; c_reg
+    int64[S, R, T];
     h_peak_owed int32[S, P, M, B]; peak float64[>= P * M, >= n]: scratch.
 
     The sums get the paths added in path order (:func:`add_sums`). Each
