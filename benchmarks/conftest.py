@@ -2,5 +2,8 @@
 
 
 def pytest_addoption(parser):
-    parser.addoption("--short", action="store_true",
-                     help="few paths and rounds: checks that benchmarks run and ratios hold grossly")
+    parser.addoption(
+        "--short",
+        action="store_true",
+        help="few paths and rounds: checks that benchmarks run and ratios hold grossly",
+    )

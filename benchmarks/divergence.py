@@ -8,6 +8,7 @@ behind and tonnes owed in every scenario are compared with the base's month by m
 Paths run 64 side by side in the kernel, so a group could share only up to the first
 divergence among its 64 paths; that is printed too.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,14 +36,20 @@ def main():
         differs = (us[1:] != us[:1]).any(axis=1) | (owed[1:] != owed[:1]).any(axis=(1, 2))
         first.append(np.where(differs.any(axis=-1), differs.argmax(axis=-1), T))
     first = np.array(first)  # [path, scenario - 1]: T (the months) where never
-    groups = [first[g:g + GROUP].min(axis=0) for g in range(0, n - GROUP + 1, GROUP)]
-    print(f"{n:,} paths of {BASE.name}: first month ({T} in all) in which a scenario's "
-          f"trajectories differ from the base's")
-    print(f"{'scenario':<24s} {'median':>7s} {'mean':>6s} {'never':>6s} {'group of ' + str(GROUP):>12s}")
+    groups = [first[g : g + GROUP].min(axis=0) for g in range(0, n - GROUP + 1, GROUP)]
+    print(
+        f"{n:,} paths of {BASE.name}: first month ({T} in all) in which a scenario's "
+        f"trajectories differ from the base's"
+    )
+    print(
+        f"{'scenario':<24s} {'median':>7s} {'mean':>6s} {'never':>6s} {'group of ' + str(GROUP):>12s}"
+    )
     for i, sc in enumerate(config.scenarios[1:]):
         f = first[:, i]
         g = np.mean([m[i] for m in groups]) if groups else float("nan")
-        print(f"{sc.name:<24s} {np.median(f):7.0f} {f.mean():6.1f} {np.mean(f == T):6.2f} {g:12.1f}")
+        print(
+            f"{sc.name:<24s} {np.median(f):7.0f} {f.mean():6.1f} {np.mean(f == T):6.2f} {g:12.1f}"
+        )
 
 
 if __name__ == "__main__":

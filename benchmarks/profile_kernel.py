@@ -13,6 +13,7 @@ batch's sketch increments). Stages timed alone run on hot caches, so the engine'
 time per path is higher (see the README). This is the profile behind
 the performance notes in the README.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,11 +30,18 @@ from reriskmc._jit import jit_noalias
 from reriskmc.config import load_config
 from reriskmc.engine import SKETCH_BATCH, replay_path
 from reriskmc.kernels import layout as L
-from reriskmc.kernels.paths import (GROUP, allocate_and_build, china_stage, draw_month,
-                                    draw_path, fill_fixed, make_work, supply_stages,
-                                    work_of)
-from reriskmc.kernels.reduce import (N_BUCKETS, accumulate_group, accumulate_units_group,
-                                     count_units)
+from reriskmc.kernels.paths import (
+    GROUP,
+    allocate_and_build,
+    china_stage,
+    draw_month,
+    draw_path,
+    fill_fixed,
+    make_work,
+    supply_stages,
+    work_of,
+)
+from reriskmc.kernels.reduce import N_BUCKETS, accumulate_group, accumulate_units_group, count_units
 from reriskmc.kernels.rng import seed_key
 from reriskmc.pack import pack
 
@@ -78,8 +86,9 @@ def _pipeline(k, stages, pk, w, k0, k1, out_us, out_owed, out_exh, out_reg):
 def _fold_loop(k, owed, reg, f_owed, c_reg, h_peak_owed, peak):
     for i0 in range(0, k, GROUP):
         for s in range(reg.shape[1]):  # the engine's layout: one scenario at a time
-            accumulate_group(1e9, owed, reg, min(GROUP, k - i0), s, f_owed, c_reg,
-                             h_peak_owed, peak)
+            accumulate_group(
+                1e9, owed, reg, min(GROUP, k - i0), s, f_owed, c_reg, h_peak_owed, peak
+            )
 
 
 @njit
@@ -92,8 +101,9 @@ def _units_loop(k, part, us, f_us, c_behind, h_us, h_peak, codes, peak):
         if part == 0:
             for q in range(n_groups):
                 for s in range(S):
-                    accumulate_units_group(0.5, 1e6, us[q, s], GROUP, s, f_us, c_behind, h_peak,
-                                           codes, q * GROUP, peak)
+                    accumulate_units_group(
+                        0.5, 1e6, us[q, s], GROUP, s, f_us, c_behind, h_peak, codes, q * GROUP, peak
+                    )
         else:
             if i % 200 == 199:
                 h_us[:] = 0  # uint16 counts
@@ -111,9 +121,15 @@ def main():
     S, P, M, T, R = (int(pk[0][i]) for i in (L.D_S, L.D_P, L.D_M, L.D_T, L.D_R))
     k0, k1 = seed_key(1)
     w = work_of(make_work(pk, 1), 0)
-    out = (np.zeros((S, P * T, GROUP)), np.zeros((S, T * P * M, GROUP)),
-           np.zeros((S, M, T), np.int64), np.zeros((GROUP, S, T), np.int64))
-    upto = [_timed(lambda k, st=st: _pipeline(k, st, pk, w, k0, k1, *out), n) for st in (1, 2, 3, 4)]
+    out = (
+        np.zeros((S, P * T, GROUP)),
+        np.zeros((S, T * P * M, GROUP)),
+        np.zeros((S, M, T), np.int64),
+        np.zeros((GROUP, S, T), np.int64),
+    )
+    upto = [
+        _timed(lambda k, st=st: _pipeline(k, st, pk, w, k0, k1, *out), n) for st in (1, 2, 3, 4)
+    ]
     n_china = int((packed.struct[:, packed.off_i[L.I_TWIN_CHINA]] < 0).sum())
     n_src = int((packed.struct[:, packed.off_i[L.I_TWIN_SOURCES]] < 0).sum())
 
@@ -121,32 +137,53 @@ def main():
     trajs = [replay_path(config, 1, i) for i in range(batch)]
     us = np.stack([t["units_short"] for t in trajs], axis=-1)  # (S, P, T, batch)
     # by group of paths, one scenario at a time: [group, s, 0, p * T + t, g]
-    us = np.ascontiguousarray(us.reshape(S, P * T, batch // GROUP, GROUP).transpose(2, 0, 1, 3)
-                              [:, :, None])
+    us = np.ascontiguousarray(
+        us.reshape(S, P * T, batch // GROUP, GROUP).transpose(2, 0, 1, 3)[:, :, None]
+    )
     owed = np.stack([t["shortfall_t"] for t in trajs[:GROUP]], axis=-1)  # (S, P, M, T, GROUP)
     # scenario 0's, standing in for each in turn, at [0, (t * P + p) * M + m, g]
     owed = np.ascontiguousarray(owed[:1].transpose(0, 3, 1, 2, 4).reshape(1, T * P * M, GROUP))
     reg = np.stack([t["regime"] for t in trajs[:GROUP]])
-    acc = (np.zeros((2, S, T * P * M)), np.zeros((S, R, T), np.int64),
-           np.zeros((S, P, M, N_BUCKETS), np.int32), np.zeros((P * M, GROUP)))
-    units = (np.zeros((2, S, P * T)), np.zeros((S, P, T), np.int64),
-             np.zeros((S, P, T, N_BUCKETS), np.uint16), np.zeros((S, P, N_BUCKETS), np.int32),
-             np.zeros((S, P, T, batch), np.uint16), np.zeros((P, GROUP)))
+    acc = (
+        np.zeros((2, S, T * P * M)),
+        np.zeros((S, R, T), np.int64),
+        np.zeros((S, P, M, N_BUCKETS), np.int32),
+        np.zeros((P * M, GROUP)),
+    )
+    units = (
+        np.zeros((2, S, P * T)),
+        np.zeros((S, P, T), np.int64),
+        np.zeros((S, P, T, N_BUCKETS), np.uint16),
+        np.zeros((S, P, N_BUCKETS), np.int32),
+        np.zeros((S, P, T, batch), np.uint16),
+        np.zeros((P, GROUP)),
+    )
 
     rows = [
         ("sampler, all scenarios (simulate_group)", upto[3]),
         ("  random numbers and parameter draws (draw_path, draw_month)", upto[0]),
-        (f"  China stage, 3.1-3.4 ({n_china} of {S} scenarios; the rest share it; "
-         f"{GROUP} paths side by side)", upto[1] - upto[0]),
+        (
+            f"  China stage, 3.1-3.4 ({n_china} of {S} scenarios; the rest share it; "
+            f"{GROUP} paths side by side)",
+            upto[1] - upto[0],
+        ),
         (f"  other sources, 3.5 ({n_src} of {S} scenarios), parameters", upto[2] - upto[1]),
-        (f"  stocks, demand, allocation, builds, 3.5-3.9 ({GROUP} paths side by side)",
-         upto[3] - upto[2]),
-        ("statistics per path (accumulate_group)",
-         _timed(lambda k: _fold_loop(k, owed, reg, *acc), n)),
-        ("units behind: sums, counts, buckets (accumulate_units_group)",
-         _timed(lambda k: _units_loop(k, 0, us, *units), n)),
-        (f"units behind: monthly sketches, {batch} paths at a time (count_units)",
-         _timed(lambda k: _units_loop(k, 1, us, *units), n)),
+        (
+            f"  stocks, demand, allocation, builds, 3.5-3.9 ({GROUP} paths side by side)",
+            upto[3] - upto[2],
+        ),
+        (
+            "statistics per path (accumulate_group)",
+            _timed(lambda k: _fold_loop(k, owed, reg, *acc), n),
+        ),
+        (
+            "units behind: sums, counts, buckets (accumulate_units_group)",
+            _timed(lambda k: _units_loop(k, 0, us, *units), n),
+        ),
+        (
+            f"units behind: monthly sketches, {batch} paths at a time (count_units)",
+            _timed(lambda k: _units_loop(k, 1, us, *units), n),
+        ),
     ]
     print(f"configs/base.toml: {S} scenarios x {T} months, one thread, {n} paths")
     for name, us_per_path in rows:

@@ -10,6 +10,7 @@ allocation and builds, and its own China stage unless it shares it); the floor's
 less (a path's random numbers serve every scenario, and a scenario's per-path
 parameters are transformed only where it draws them differently from an earlier one).
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -10,6 +10,7 @@ The ratios of medians are printed at the end, each beside the project's goal and
 whether this run met it; the run fails only on a gross regression (a ratio no machine
 load explains), never on an absolute time.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,14 @@ def setup(request):
     packed = pack(config)
     threads = default_threads()
     simulate(config, CHUNK, 1, threads=threads, packed=packed)  # compile (or load) first
-    return dict(config=config, packed=packed, n_paths=n_paths, threads=threads,
-                rounds=2 if short else 5, short=short)
+    return dict(
+        config=config,
+        packed=packed,
+        n_paths=n_paths,
+        threads=threads,
+        rounds=2 if short else 5,
+        short=short,
+    )
 
 
 def _record(benchmark, name):
@@ -44,9 +51,13 @@ def _record(benchmark, name):
 
 def test_kernel(benchmark, setup):
     s = setup
-    stats = benchmark.pedantic(simulate, args=(s["config"], s["n_paths"], 1),
-                               kwargs=dict(threads=s["threads"], packed=s["packed"]),
-                               rounds=s["rounds"], iterations=1)
+    stats = benchmark.pedantic(
+        simulate,
+        args=(s["config"], s["n_paths"], 1),
+        kwargs=dict(threads=s["threads"], packed=s["packed"]),
+        rounds=s["rounds"],
+        iterations=1,
+    )
     assert stats.n_paths == s["n_paths"]
     _record(benchmark, "kernel")
 
@@ -54,9 +65,13 @@ def test_kernel(benchmark, setup):
 def test_single_thread(benchmark, setup):
     """The kernel on one thread: the parallel speed-up is single_thread / kernel."""
     s = setup
-    benchmark.pedantic(simulate, args=(s["config"], s["n_paths"], 1),
-                       kwargs=dict(threads=1, packed=s["packed"]),
-                       rounds=s["rounds"], iterations=1)
+    benchmark.pedantic(
+        simulate,
+        args=(s["config"], s["n_paths"], 1),
+        kwargs=dict(threads=1, packed=s["packed"]),
+        rounds=s["rounds"],
+        iterations=1,
+    )
     _record(benchmark, "single_thread")
 
 
@@ -75,8 +90,12 @@ def test_rng_floor(benchmark, setup):
     sink = np.zeros(lanes)
     k0, k1 = seed_key(1)
     draw_block(pk, work, k0, k1, 0, CHUNK, CHUNK, lanes, sink)  # compile first
-    benchmark.pedantic(draw_block, args=(pk, work, k0, k1, 0, s["n_paths"], CHUNK, lanes, sink),
-                       rounds=s["rounds"], iterations=1)
+    benchmark.pedantic(
+        draw_block,
+        args=(pk, work, k0, k1, 0, s["n_paths"], CHUNK, lanes, sink),
+        rounds=s["rounds"],
+        iterations=1,
+    )
     assert np.isfinite(sink).all() and sink.sum() > 0
     _record(benchmark, "rng_floor")
 
@@ -86,8 +105,9 @@ def test_numpy_reference(benchmark, setup):
 
     s = setup
     n = s["n_paths"]
-    res = benchmark.pedantic(simulate_reference, args=(s["config"], n, 1),
-                             rounds=max(1, s["rounds"] // 2), iterations=1)
+    res = benchmark.pedantic(
+        simulate_reference, args=(s["config"], n, 1), rounds=max(1, s["rounds"] // 2), iterations=1
+    )
     assert res.n_paths == n
     _record(benchmark, "numpy_reference")
 
@@ -99,9 +119,11 @@ def test_ratios(setup):
         pytest.skip("run the whole benchmark module to measure ratios")
     k, f, r = MEDIANS["kernel"], MEDIANS["rng_floor"], MEDIANS["numpy_reference"]
     one = MEDIANS.get("single_thread", float("nan"))
-    goals = [(f"kernel / rng_floor = {k / f:.2f}", "<= 2.0", k / f <= 2.0),
-             (f"numpy_reference / kernel = {r / k:.2f}", ">= 10", r / k >= 10.0),
-             (f"one thread / {setup['threads']} threads = {one / k:.2f}", ">= 1.7", one / k >= 1.7)]
+    goals = [
+        (f"kernel / rng_floor = {k / f:.2f}", "<= 2.0", k / f <= 2.0),
+        (f"numpy_reference / kernel = {r / k:.2f}", ">= 10", r / k >= 10.0),
+        (f"one thread / {setup['threads']} threads = {one / k:.2f}", ">= 1.7", one / k >= 1.7),
+    ]
     print(f"\nkernel: {setup['n_paths'] / k:,.0f} paths/s")
     for text, goal, met in goals:
         print(f"{text:<40} goal {goal:<7} {'met' if met else 'NOT met'}")

@@ -9,6 +9,7 @@ are one thread's time over two threads'. It also prints how much of a thread's
 monthly-sketch counts a run of N paths touches (64-byte cache lines holding a nonzero
 count), which is what the two cores' shared last-level cache has to hold.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,7 +46,7 @@ def main():
     times = {key: {1: [], 2: []} for key in ("run", "kernel", "merge", "floor")}
     for r in range(-1, rounds):  # round -1 is not counted: a process's first full-size
         # runs touch fresh memory, and page faults cost up to 10 us a page here
-        for lanes in ((1, 2) if r % 2 == 0 else (2, 1)):
+        for lanes in (1, 2) if r % 2 == 0 else (2, 1):
             st = simulate(config, n, 1, threads=lanes, packed=packed)
             if r < 0:
                 continue
@@ -59,8 +60,12 @@ def main():
 
     print(f"{n:,} paths of {BASE.name}, medians of {rounds} rounds")
     print(f"{'':<32}{'1 thread':>10}{'2 threads':>11}{'speed-up':>10}")
-    labels = {"run": "run (engine.simulate)", "kernel": "  of which the block kernel",
-              "merge": "  of which merging blocks", "floor": "random-number floor"}
+    labels = {
+        "run": "run (engine.simulate)",
+        "kernel": "  of which the block kernel",
+        "merge": "  of which merging blocks",
+        "floor": "random-number floor",
+    }
     for key, label in labels.items():
         one, two = (statistics.median(times[key][lanes]) for lanes in (1, 2))
         print(f"{label:<32}{one * 1e3:>8.1f}ms{two * 1e3:>9.1f}ms{one / two:>10.2f}")
@@ -71,8 +76,10 @@ def main():
     nonzero = np.concatenate([h > 0, np.zeros(h.shape[:-1] + (pad,), bool)], axis=-1)
     lines = nonzero.reshape(-1, per_line).any(axis=1).sum()
     total = h.size * 2 / 2**20
-    print(f"monthly sketch: {lines * 64 / 2**20:.1f} MiB of a thread's {total:.1f} MiB of counts "
-          f"touched by {n:,} paths (at most; each thread sees its share of the paths)")
+    print(
+        f"monthly sketch: {lines * 64 / 2**20:.1f} MiB of a thread's {total:.1f} MiB of counts "
+        f"touched by {n:,} paths (at most; each thread sees its share of the paths)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ rare-earth export licensing.
 Importing the package compiles nothing and imports no heavy module: the kernels,
 xarray and dask are imported inside the functions that need them.
 """
+
 from importlib.metadata import PackageNotFoundError, version
 
 try:

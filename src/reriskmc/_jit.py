@@ -13,6 +13,7 @@
   saves a check in every division of the inner loop (the kernels never divide by a
   value that can be zero without guarding it first).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,8 @@ def source_key() -> str:
     here = os.path.dirname(os.path.abspath(__file__))
     kernels = os.path.join(here, "kernels")
     files = [os.path.abspath(__file__)] + sorted(
-        os.path.join(kernels, f) for f in os.listdir(kernels) if f.endswith(".py"))
+        os.path.join(kernels, f) for f in os.listdir(kernels) if f.endswith(".py")
+    )
     h = hashlib.sha256()
     for path in files:
         with open(path, "rb") as f:
@@ -94,6 +96,7 @@ prange = numba.prange
 def float_bits(x):
     """The IEEE-754 bits of float64 ``x`` as an int64 (a free bit cast when compiled)."""
     import struct
+
     return struct.unpack("<q", struct.pack("<d", x))[0]
 
 
@@ -109,6 +112,7 @@ def _register_float_bits():
 
         def codegen(context, builder, signature, args):
             return builder.bitcast(args[0], ir.IntType(64))
+
         return types.int64(types.float64), codegen
 
     @overload(float_bits, jit_options=dict(cache=True))

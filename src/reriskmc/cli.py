@@ -3,6 +3,7 @@
 Heavy modules (numba kernels, xarray) are imported inside the commands, so
 ``reriskmc --help`` and ``reriskmc validate`` answer at once.
 """
+
 from __future__ import annotations
 
 import sys
@@ -64,21 +65,43 @@ def main():
 
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", "output", type=click.Path(), default=None,
-              help="Result file: .nc (NetCDF, default) or .zarr. Default: results/<config name>.nc")
-@click.option("--paths", "n_paths", type=int, default=None,
-              help="Number of Monte Carlo paths (default: the config's run.paths).")
-@click.option("--seed", type=int, default=None, help="Random seed (default: the config's run.seed).")
-@click.option("--threads", type=int, default=None, help="Worker threads (default: all CPUs available).")
-@click.option("--block", "block_paths", type=int, default=None,
-              help="Paths per block (memory/progress granularity; results do not depend on it).")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(),
+    default=None,
+    help="Result file: .nc (NetCDF, default) or .zarr. Default: results/<config name>.nc",
+)
+@click.option(
+    "--paths",
+    "n_paths",
+    type=int,
+    default=None,
+    help="Number of Monte Carlo paths (default: the config's run.paths).",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Random seed (default: the config's run.seed)."
+)
+@click.option(
+    "--threads", type=int, default=None, help="Worker threads (default: all CPUs available)."
+)
+@click.option(
+    "--block",
+    "block_paths",
+    type=int,
+    default=None,
+    help="Paths per block (memory/progress granularity; results do not depend on it).",
+)
 def run(config, output, n_paths, seed, threads, block_paths):
     """Simulate CONFIG and write the result dataset."""
     cfg = _load(config)
     n_paths = cfg.paths if n_paths is None else n_paths
     seed = cfg.seed if seed is None else seed
     if n_paths < 2:
-        raise _Fail(f"--paths: must be at least 2 (a standard error needs two paths), got {n_paths}")
+        raise _Fail(
+            f"--paths: must be at least 2 (a standard error needs two paths), got {n_paths}"
+        )
     if seed < 0 or seed >= 2**63:
         raise _Fail(f"--seed: must be between 0 and 2**63 - 1, got {seed}")
     if threads is not None and threads < 1:
@@ -116,10 +139,12 @@ def _check_memory(cfg, threads):
     need = engine.estimate_memory_bytes(pack(cfg), threads or engine.default_threads())
     have = engine.available_memory_bytes()
     if have is not None and need > have:
-        raise _Fail(f"{cfg.path}: the run needs about {need / 2**30:.1f} GiB of memory "
-                    f"(its statistics grow with scenarios x programmes x months), "
-                    f"{have / 2**30:.1f} GiB is available; shorten run.months, drop "
-                    f"scenarios, or use fewer --threads")
+        raise _Fail(
+            f"{cfg.path}: the run needs about {need / 2**30:.1f} GiB of memory "
+            f"(its statistics grow with scenarios x programmes x months), "
+            f"{have / 2**30:.1f} GiB is available; shorten run.months, drop "
+            f"scenarios, or use fewer --threads"
+        )
 
 
 def _stop_on_sigterm():
@@ -143,19 +168,25 @@ def _run(cfg, config, out, n_paths, seed, threads, block_paths):
     from .summary import headline_table
 
     threads_used = threads or engine.default_threads()
-    click.echo(f"reriskmc {__version__}: {cfg.path}, {len(cfg.scenarios)} scenarios, "
-               f"{n_paths:,} paths, seed {seed}, {threads_used} threads", err=True)
+    click.echo(
+        f"reriskmc {__version__}: {cfg.path}, {len(cfg.scenarios)} scenarios, "
+        f"{n_paths:,} paths, seed {seed}, {threads_used} threads",
+        err=True,
+    )
     kwargs = {} if block_paths is None else {"block_paths": block_paths}
     if sys.stderr.isatty():
-        with click.progressbar(length=n_paths, label="paths", file=sys.stderr,
-                               show_pos=True, show_eta=True) as bar:
+        with click.progressbar(
+            length=n_paths, label="paths", file=sys.stderr, show_pos=True, show_eta=True
+        ) as bar:
             last = [0]
 
             def progress(done):
                 bar.update(done - last[0])
                 last[0] = done
 
-            stats = engine.simulate(cfg, n_paths, seed, threads=threads, progress=progress, **kwargs)
+            stats = engine.simulate(
+                cfg, n_paths, seed, threads=threads, progress=progress, **kwargs
+            )
     else:
         stats = engine.simulate(cfg, n_paths, seed, threads=threads, **kwargs)
     ds = build_dataset(cfg, stats, seed)
@@ -163,10 +194,15 @@ def _run(cfg, config, out, n_paths, seed, threads, block_paths):
     mark_used_and_prune()  # other versions' compiled kernels unused for 30 days go
     click.echo(headline_table(ds))
     rate = n_paths / stats.elapsed_s if stats.elapsed_s > 0 else float("inf")
-    compiled = (f", after {stats.compile_s:.0f} s compiling the kernel (once: later runs load it)"
-                if stats.compile_s >= 5 else "")
-    click.echo(f"\n{n_paths:,} paths in {stats.elapsed_s:.1f} s ({rate:,.0f} paths/s){compiled}; "
-               f"wrote {out}")
+    compiled = (
+        f", after {stats.compile_s:.0f} s compiling the kernel (once: later runs load it)"
+        if stats.compile_s >= 5
+        else ""
+    )
+    click.echo(
+        f"\n{n_paths:,} paths in {stats.elapsed_s:.1f} s ({rate:,.0f} paths/s){compiled}; "
+        f"wrote {out}"
+    )
 
 
 @main.command()
@@ -178,7 +214,8 @@ def validate(config):
     click.echo(
         f"{cfg.path}: ok: {len(cfg.scenarios)} scenarios ({', '.join(cfg.scenario_names)}), "
         f"{len(b.programmes)} programmes, {len(b.materials)} materials, {len(b.regimes)} regimes, "
-        f"{len(b.sources)} sources, {b.n_months} months from {b.start}")
+        f"{len(b.sources)} sources, {b.n_months} months from {b.start}"
+    )
 
 
 @main.command()

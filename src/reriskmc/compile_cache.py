@@ -6,6 +6,7 @@ folder as used; folders of other versions not used for ``MAX_AGE_DAYS`` are remo
 upgrades do not pile up old kernels, while another installed version still in use keeps
 its cache. A cache folder the user chose (``NUMBA_CACHE_DIR``) is never touched.
 """
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ what was expected, on one line, e.g.::
 The format is documented in the README ("Config format"); ``configs/base.toml`` is a
 complete, commented example.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -244,7 +245,9 @@ class _Table:
             unknown = [k for k in self.data if k not in self.known]
             hint = _suggest(name, unknown)
             if hint:
-                hint = f" (found '{get_close_matches(name, unknown, n=1, cutoff=0.6)[0]}': misspelt?)"
+                hint = (
+                    f" (found '{get_close_matches(name, unknown, n=1, cutoff=0.6)[0]}': misspelt?)"
+                )
             raise self.error(name, f"missing required key{hint}")
         return default
 
@@ -289,7 +292,9 @@ class _Table:
         if not isinstance(v, str):
             raise self.error(name, f"must name a {what}, got {_show(v)}")
         if v not in choices:
-            raise self.error(name, f"unknown {what} '{v}'{_suggest(v, choices)}; defined: {', '.join(choices)}")
+            raise self.error(
+                name, f"unknown {what} '{v}'{_suggest(v, choices)}; defined: {', '.join(choices)}"
+            )
         return list(choices).index(v)
 
     def names(self, name: str, choices, what: str, default=_MISSING) -> tuple[bool, ...]:
@@ -298,7 +303,10 @@ class _Table:
             raise self.error(name, f"must be a list of {what} names, got {_show(v)}")
         for x in v:
             if x not in choices:
-                raise self.error(name, f"unknown {what} '{x}'{_suggest(x, choices)}; defined: {', '.join(choices)}")
+                raise self.error(
+                    name,
+                    f"unknown {what} '{x}'{_suggest(x, choices)}; defined: {', '.join(choices)}",
+                )
         return tuple(c in v for c in choices)
 
     def month(self, name: str, start: date, default: int | None = None) -> int:
@@ -325,17 +333,24 @@ class _Table:
         t = _Table(raw, self.key(name), self.file)
         for k in raw:
             if k not in regimes:
-                raise t.error(k, f"unknown regime '{k}'{_suggest(k, regimes)}; defined: {', '.join(regimes)}")
+                raise t.error(
+                    k, f"unknown regime '{k}'{_suggest(k, regimes)}; defined: {', '.join(regimes)}"
+                )
         return tuple(t.number(r, domain, fallback[i]) for i, r in enumerate(regimes))
 
     def finish(self) -> None:
         for k in self.data:
             if k not in self.known:
-                raise self.error(k, f"unknown key{_suggest(k, self.known)}; expected one of {', '.join(sorted(self.known))}")
+                raise self.error(
+                    k,
+                    f"unknown key{_suggest(k, self.known)}; expected one of {', '.join(sorted(self.known))}",
+                )
 
 
 def _kind(v) -> str:
-    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}.get(type(v), type(v).__name__)
+    return {dict: "a table", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(v), type(v).__name__
+    )
 
 
 def _show(v) -> str:
@@ -358,12 +373,17 @@ def _number(v, domain: str, dist: bool, file: str, key: str) -> Param:
         s_lo, s_hi = d.support()
         if s_lo < lo or (s_lo == lo and not lo_incl and d.kind != "lognormal") or s_hi > hi:
             raise ConfigError(
-                file, key,
+                file,
+                key,
                 f"{d.describe()} ranges over [{s_lo:g}, {s_hi:g}], but the value must be {text}",
             )
         return d
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ConfigError(file, key, f"must be a number{' or a distribution table' if dist else ''}, got {_show(v)}")
+        raise ConfigError(
+            file,
+            key,
+            f"must be a number{' or a distribution table' if dist else ''}, got {_show(v)}",
+        )
     v = as_float(v)
     if not math.isfinite(v):
         raise ConfigError(file, key, f"must be finite, got {v}")
@@ -386,12 +406,22 @@ def _parse_month(v, file: str, key: str) -> date:
                 return date(int(parts[0]), int(parts[1]), int(parts[2])).replace(day=1)
         except ValueError as e:
             raise ConfigError(file, key, f"impossible date '{v}' ({e})") from None
-    raise ConfigError(file, key, f"must be a date like \"2025-06\" or 2025-06-10, got {_show(v)}")
+    raise ConfigError(file, key, f'must be a date like "2025-06" or 2025-06-10, got {_show(v)}')
 
 
 # --------------------------------------------------------------------------- sections
-TOP_KEYS = ("run", "regimes", "events", "linkage", "dfars", "channels", "materials",
-            "sources", "programmes", "scenarios")
+TOP_KEYS = (
+    "run",
+    "regimes",
+    "events",
+    "linkage",
+    "dfars",
+    "channels",
+    "materials",
+    "sources",
+    "programmes",
+    "scenarios",
+)
 
 
 def _model(data: dict, file: str, start: date, n_months: int) -> Model:
@@ -400,8 +430,14 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
     # regimes and transition matrices
     reg = top.sub("regimes")
     raw_names = reg.raw("names")
-    if not isinstance(raw_names, list) or not raw_names or not all(isinstance(x, str) for x in raw_names):
-        raise reg.error("names", f"must be a non-empty list of regime names, got {_show(raw_names)}")
+    if (
+        not isinstance(raw_names, list)
+        or not raw_names
+        or not all(isinstance(x, str) for x in raw_names)
+    ):
+        raise reg.error(
+            "names", f"must be a non-empty list of regime names, got {_show(raw_names)}"
+        )
     if len(set(raw_names)) != len(raw_names):
         raise reg.error("names", "regime names must be unique")
     regimes = tuple(raw_names)
@@ -430,16 +466,18 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
     for ename in ev.data:
         ev.known.add(ename)
         e = ev.sub(ename)
-        events.append(Event(
-            name=ename,
-            month=in_horizon(e, "date"),
-            p_extend=e.number("p_extend", "prob", 0.0),
-            extend_months=e.number("extend_months", "ge1", 3.0),
-            max_extensions=e.integer("max_extensions", 0, 1000, 1),
-            p_fire=e.number("p_fire", "prob", 1.0),
-            jump_to=e.name_of("jump_to", regimes, "regime", default=None),
-            matrix=e.name_of("matrix", matrix_names, "transition matrix", default=None),
-        ))
+        events.append(
+            Event(
+                name=ename,
+                month=in_horizon(e, "date"),
+                p_extend=e.number("p_extend", "prob", 0.0),
+                extend_months=e.number("extend_months", "ge1", 3.0),
+                max_extensions=e.integer("max_extensions", 0, 1000, 1),
+                p_fire=e.number("p_fire", "prob", 1.0),
+                jump_to=e.name_of("jump_to", regimes, "regime", default=None),
+                matrix=e.name_of("matrix", matrix_names, "transition matrix", default=None),
+            )
+        )
         e.finish()
     ev.finish()
 
@@ -461,11 +499,13 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
     for cname in ch.data:
         ch.known.add(cname)
         c = ch.sub(cname)
-        channels.append(Channel(
-            name=cname,
-            fast=c.boolean("fast", False),
-            open_to_military_in=c.names("open_to_military_in", regimes, "regime", []),
-        ))
+        channels.append(
+            Channel(
+                name=cname,
+                fast=c.boolean("fast", False),
+                open_to_military_in=c.names("open_to_military_in", regimes, "regime", []),
+            )
+        )
         channel_defaults[cname] = c
     channel_names = tuple(c.name for c in channels)
 
@@ -482,7 +522,10 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
         licences = []
         for cname in lic_t.data:
             if cname not in channel_names:
-                raise lic_t.error(cname, f"unknown channel '{cname}'{_suggest(cname, channel_names)}; defined: {', '.join(channel_names)}")
+                raise lic_t.error(
+                    cname,
+                    f"unknown channel '{cname}'{_suggest(cname, channel_names)}; defined: {', '.join(channel_names)}",
+                )
         for cname in channel_names:
             lic_t.known.add(cname)
             own = lic_t.sub(cname, default={})
@@ -493,23 +536,25 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
         rule = RELEASE_RULES.index(st.string("release", "never", RELEASE_RULES))
         release_month = in_horizon(st, "release_date") if rule == 2 else 0
         if rule != 2 and st.has("release_date"):
-            raise st.error("release_date", "only used with release = \"from_date\"")
+            raise st.error("release_date", 'only used with release = "from_date"')
         buffer_t = m.number("buffer_t", "nonneg", 0.0)
-        materials.append(Material(
-            name=mname,
-            long_name=m.string("long_name", mname),
-            fast_track=m.boolean("fast_track", True),
-            leakage=m.number("leakage", "share", 0.0),
-            recycling_t=m.number("recycling_t", "nonneg", 0.0),
-            buffer_t=buffer_t,
-            buffer_cap_t=m.number("buffer_cap_t", "nonneg", buffer_t),
-            stockpile_t=st.number("stockpile_t", "nonneg", 0.0),
-            release_rule=rule,
-            release_month=release_month,
-            release_lag_months=st.number("release_lag_months", "nonneg", 0.0),
-            release_t_per_month=st.number("release_t_per_month", "nonneg", 0.0),
-            licences=tuple(licences),
-        ))
+        materials.append(
+            Material(
+                name=mname,
+                long_name=m.string("long_name", mname),
+                fast_track=m.boolean("fast_track", True),
+                leakage=m.number("leakage", "share", 0.0),
+                recycling_t=m.number("recycling_t", "nonneg", 0.0),
+                buffer_t=buffer_t,
+                buffer_cap_t=m.number("buffer_cap_t", "nonneg", buffer_t),
+                stockpile_t=st.number("stockpile_t", "nonneg", 0.0),
+                release_rule=rule,
+                release_month=release_month,
+                release_lag_months=st.number("release_lag_months", "nonneg", 0.0),
+                release_t_per_month=st.number("release_t_per_month", "nonneg", 0.0),
+                licences=tuple(licences),
+            )
+        )
         st.finish()
         m.finish()
     mt.finish()
@@ -535,18 +580,20 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
     for sname in so.data:
         so.known.add(sname)
         s = so.sub(sname)
-        sources.append(Source(
-            name=sname,
-            material=s.name_of("material", material_names, "material"),
-            capacity_t_per_year=s.number("capacity_t_per_year", "nonneg"),
-            start_month=s.month("start", start),
-            ramp_months=s.number("ramp_months", "nonneg", 0.0),
-            slip_months=s.number("slip_months", "real", 0.0),
-            yield_frac=s.number("yield", "share", 1.0),
-            p_qualified=s.number("p_qualified", "prob", 1.0),
-            qualification_months=s.number("qualification_months", "nonneg", 0.0),
-            defence_share=s.number("defence_share", "share", 1.0),
-        ))
+        sources.append(
+            Source(
+                name=sname,
+                material=s.name_of("material", material_names, "material"),
+                capacity_t_per_year=s.number("capacity_t_per_year", "nonneg"),
+                start_month=s.month("start", start),
+                ramp_months=s.number("ramp_months", "nonneg", 0.0),
+                slip_months=s.number("slip_months", "real", 0.0),
+                yield_frac=s.number("yield", "share", 1.0),
+                p_qualified=s.number("p_qualified", "prob", 1.0),
+                qualification_months=s.number("qualification_months", "nonneg", 0.0),
+                defence_share=s.number("defence_share", "share", 1.0),
+            )
+        )
         s.finish()
     so.finish()
 
@@ -567,19 +614,24 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
         kg = p.sub("kg_per_unit")
         for k in kg.data:
             if k not in material_names:
-                raise kg.error(k, f"unknown material '{k}'{_suggest(k, material_names)}; defined: {', '.join(material_names)}")
+                raise kg.error(
+                    k,
+                    f"unknown material '{k}'{_suggest(k, material_names)}; defined: {', '.join(material_names)}",
+                )
         kg_per_unit = tuple(kg.number(mn, "nonneg", 0.0) for mn in material_names)
         kg.finish()
-        programmes.append(Programme(
-            name=pname,
-            long_name=p.string("long_name", pname),
-            units_per_year=p.number("units_per_year", "nonneg"),
-            start_month=max(p_start, 0),
-            end_month=min(p_end, horizon_end),
-            priority=PRIORITIES.index(p.string("priority", "DO", PRIORITIES)),
-            catch_up=p.number("catch_up", "nonneg", 0.0),
-            kg_per_unit=kg_per_unit,
-        ))
+        programmes.append(
+            Programme(
+                name=pname,
+                long_name=p.string("long_name", pname),
+                units_per_year=p.number("units_per_year", "nonneg"),
+                start_month=max(p_start, 0),
+                end_month=min(p_end, horizon_end),
+                priority=PRIORITIES.index(p.string("priority", "DO", PRIORITIES)),
+                catch_up=p.number("catch_up", "nonneg", 0.0),
+                kg_per_unit=kg_per_unit,
+            )
+        )
         p.finish()
     pr.finish()
     top.finish()
@@ -601,8 +653,15 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
     )
 
 
-LICENCE_KEYS = ("flow_t", "lag_months", "term_months", "p_approve", "p_approve_concession",
-                "p_revoke", "live_at_start_months")
+LICENCE_KEYS = (
+    "flow_t",
+    "lag_months",
+    "term_months",
+    "p_approve",
+    "p_approve_concession",
+    "p_revoke",
+    "live_at_start_months",
+)
 
 
 def _licence(own: _Table, defaults: _Table, regimes) -> Licence:
@@ -619,9 +678,12 @@ def _licence(own: _Table, defaults: _Table, regimes) -> Licence:
         term_months=pick("term_months").number("term_months", "ge1", 12.0),
         p_approve=p_approve,
         p_approve_concession=pick("p_approve_concession").regime_map(
-            "p_approve_concession", regimes, "prob", p_approve),
+            "p_approve_concession", regimes, "prob", p_approve
+        ),
         p_revoke=pick("p_revoke").regime_map("p_revoke", regimes, "prob", 0.0),
-        live_at_start_months=pick("live_at_start_months").number("live_at_start_months", "nonneg", 0.0),
+        live_at_start_months=pick("live_at_start_months").number(
+            "live_at_start_months", "nonneg", 0.0
+        ),
     )
 
 
@@ -631,14 +693,20 @@ def _matrix(t: _Table, regimes) -> np.ndarray:
         row = t.raw(r)
         key = t.key(r)
         if not isinstance(row, list) or len(row) != len(regimes):
-            raise ConfigError(t.file, key, f"must be a list of {len(regimes)} probabilities (one per regime: {', '.join(regimes)})")
+            raise ConfigError(
+                t.file,
+                key,
+                f"must be a list of {len(regimes)} probabilities (one per regime: {', '.join(regimes)})",
+            )
         vals = []
         for i, x in enumerate(row):
             if isinstance(x, bool) or not isinstance(x, (int, float)):
                 raise ConfigError(t.file, f"{key}[{i}]", f"must be a number, got {_show(x)}")
             x = as_float(x)
             if not math.isfinite(x) or not 0.0 <= x <= 1.0:
-                raise ConfigError(t.file, f"{key}[{i}]", f"must be a probability in [0, 1], got {x:g}")
+                raise ConfigError(
+                    t.file, f"{key}[{i}]", f"must be a probability in [0, 1], got {x:g}"
+                )
             vals.append(x)
         s = sum(vals)
         if abs(s - 1.0) > 1e-6:
@@ -659,11 +727,19 @@ def _deep_merge(base: dict, over: dict) -> dict:
 
 
 #: tables whose keys name entries (a scenario may not add one), as key paths from the top
-_NAMED = {("events",), ("channels",), ("materials",), ("sources",), ("programmes",),
-          ("regimes", "matrices")}
+_NAMED = {
+    ("events",),
+    ("channels",),
+    ("materials",),
+    ("sources",),
+    ("programmes",),
+    ("regimes", "matrices"),
+}
 
 
-def _check_override(base: dict, over: dict, file: str, path: str, keys: tuple[str, ...] = ()) -> None:
+def _check_override(
+    base: dict, over: dict, file: str, path: str, keys: tuple[str, ...] = ()
+) -> None:
     """A scenario may change values, never add named entries (the layout stays fixed).
 
     ``keys`` is where ``over`` sits below the scenario, as a tuple: a scenario or entry
@@ -672,10 +748,13 @@ def _check_override(base: dict, over: dict, file: str, path: str, keys: tuple[st
     for k, v in over.items():
         key = f"{path}.{k}"
         if not keys and k in ("run", "scenarios"):
-            raise ConfigError(file, key, "a scenario may not change run settings or define scenarios")
+            raise ConfigError(
+                file, key, "a scenario may not change run settings or define scenarios"
+            )
         if keys in _NAMED and k not in base:
             raise ConfigError(
-                file, key,
+                file,
+                key,
                 f"a scenario may only change entries of the base; '{k}' is not in the base{_suggest(k, base)}",
             )
         if keys == ("regimes",) and k == "names":
@@ -718,12 +797,16 @@ def load_config(path: str | Path, text: str | None = None) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(file, "", f"TOML syntax error: {e}") from None
     except RecursionError:  # tomllib recurses into nested arrays and inline tables
-        raise ConfigError(file, "", "TOML syntax error: arrays or inline tables nested too deeply") from None
+        raise ConfigError(
+            file, "", "TOML syntax error: arrays or inline tables nested too deeply"
+        ) from None
 
     top = _Table(data, "", file)
     for k in data:
         if k not in TOP_KEYS:
-            raise top.error(k, f"unknown section{_suggest(k, TOP_KEYS)}; expected one of {', '.join(TOP_KEYS)}")
+            raise top.error(
+                k, f"unknown section{_suggest(k, TOP_KEYS)}; expected one of {', '.join(TOP_KEYS)}"
+            )
     run = top.sub("run")
     start = _parse_month(run.raw("start"), file, "run.start")
     n_months = run.integer("months", 1, 600)
@@ -731,9 +814,14 @@ def load_config(path: str | Path, text: str | None = None) -> Config:
     paths = run.integer("paths", 2, 10**10, 100_000)  # `run` needs two (a standard error)
     seed = run.integer("seed", 0, 2**63 - 1, 20250610)
     q_raw = run.raw("quantiles", [0.05, 0.25, 0.5, 0.75, 0.95, 0.99])
-    if (not isinstance(q_raw, list) or not q_raw
-            or not all(isinstance(q, (int, float)) and not isinstance(q, bool) for q in q_raw)):
-        raise run.error("quantiles", f"must be a non-empty list of numbers in [0, 1], got {_show(q_raw)}")
+    if (
+        not isinstance(q_raw, list)
+        or not q_raw
+        or not all(isinstance(q, (int, float)) and not isinstance(q, bool) for q in q_raw)
+    ):
+        raise run.error(
+            "quantiles", f"must be a non-empty list of numbers in [0, 1], got {_show(q_raw)}"
+        )
     quantiles = tuple(as_float(q) for q in q_raw)
     if any(not (0.0 <= q <= 1.0) for q in quantiles):
         raise run.error("quantiles", "every quantile must lie in [0, 1]")

@@ -10,6 +10,7 @@ The kernel applies the same transforms (``kernels/rng.py``); this module is the
 config-side description and the scipy-backed reference used by the NumPy model
 and the tests.
 """
+
 from __future__ import annotations
 
 import math
@@ -155,7 +156,7 @@ def parse_dist(table: dict) -> Dist:
     """
     kind = table.get("dist")
     if not isinstance(kind, str):
-        raise DistributionError("a distribution table needs dist = \"<name>\"")
+        raise DistributionError('a distribution table needs dist = "<name>"')
     if kind not in SPECS:
         from difflib import get_close_matches
 
@@ -189,10 +190,14 @@ def parse_dist(table: dict) -> Dist:
 
 def _check_params(kind: str, p: dict[str, float]) -> None:
     if kind == "uniform" and not p["low"] < p["high"]:
-        raise DistributionError(f"uniform needs low < high, got low={p['low']:g}, high={p['high']:g}")
+        raise DistributionError(
+            f"uniform needs low < high, got low={p['low']:g}, high={p['high']:g}"
+        )
     if kind in ("triangular", "pert"):
         if not p["low"] < p["high"]:
-            raise DistributionError(f"{kind} needs low < high, got low={p['low']:g}, high={p['high']:g}")
+            raise DistributionError(
+                f"{kind} needs low < high, got low={p['low']:g}, high={p['high']:g}"
+            )
         if not p["low"] <= p["mode"] <= p["high"]:
             raise DistributionError(
                 f"{kind} needs low <= mode <= high, got {p['low']:g}, {p['mode']:g}, {p['high']:g}"
@@ -201,7 +206,9 @@ def _check_params(kind: str, p: dict[str, float]) -> None:
         if p["a"] <= 0 or p["b"] <= 0:
             raise DistributionError(f"beta needs a > 0 and b > 0, got a={p['a']:g}, b={p['b']:g}")
         if not p["low"] < p["high"]:
-            raise DistributionError(f"beta needs low < high, got low={p['low']:g}, high={p['high']:g}")
+            raise DistributionError(
+                f"beta needs low < high, got low={p['low']:g}, high={p['high']:g}"
+            )
     if kind == "lognormal":
         if p["median"] <= 0:
             raise DistributionError(f"lognormal needs median > 0, got {p['median']:g}")

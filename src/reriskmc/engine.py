@@ -5,6 +5,7 @@ for), calls the compiled block kernel on each, and merges the partial statistics
 float sums chunk by chunk in path order, integer counts and sketches by addition. The
 result depends only on (config, seed, n_paths): not on threads or block size.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,7 +57,9 @@ class Stats:
 
 
 def default_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
 
 
 def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAULT_BLOCK) -> int:
@@ -75,8 +78,13 @@ def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAU
     floats = n_chunks * (S * P * T * 2 + S * P * M * T * 2) * 8
     sketch_cells = S * P * T + S * P + S * P * M
     scratch = work_bytes(packed.as_tuple(), 1)
-    per_lane = ((S * P * T + S * M * T + S * R * T) * 8 + sketch_cells * N_BUCKETS * 4
-                + SKETCH_BATCH * S * P * T * 2 + GROUP * P * (M + 1) * T * 8 + scratch)
+    per_lane = (
+        (S * P * T + S * M * T + S * R * T) * 8
+        + sketch_cells * N_BUCKETS * 4
+        + SKETCH_BATCH * S * P * T * 2
+        + GROUP * P * (M + 1) * T * 8
+        + scratch
+    )
     merged = 2 * sketch_cells * N_BUCKETS * 8
     dataset = (S * P * T * 8 + S * P * M * T * 4 + S * (M + R) * T * 2) * 8
     return floats + threads * per_lane + merged + dataset
@@ -94,10 +102,16 @@ def available_memory_bytes() -> int | None:
     return None
 
 
-def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = None,
-             block_paths: int = DEFAULT_BLOCK,
-             progress: Callable[[int], None] | None = None,
-             packed: Packed | None = None) -> Stats:
+def simulate(
+    config: Config,
+    n_paths: int,
+    seed: int,
+    *,
+    threads: int | None = None,
+    block_paths: int = DEFAULT_BLOCK,
+    progress: Callable[[int], None] | None = None,
+    packed: Packed | None = None,
+) -> Stats:
     """Run ``n_paths`` paths of every scenario of ``config``.
 
     Parameters
@@ -142,9 +156,13 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
 
     work = make_work(pk, n_lanes)
     # (the peaks' scratch has two spare rows: neighbouring threads' rows stay 1 KB apart)
-    traj = (np.empty((n_lanes, S, P, T, SKETCH_BATCH), np.uint16),
-            np.empty((n_lanes, 1, T * P * M, GROUP)), np.empty((n_lanes, 1, P * T, GROUP)),
-            np.empty((n_lanes, GROUP, S, T), np.int64), np.empty((n_lanes, P * M + 2, GROUP)))
+    traj = (
+        np.empty((n_lanes, S, P, T, SKETCH_BATCH), np.uint16),
+        np.empty((n_lanes, 1, T * P * M, GROUP)),
+        np.empty((n_lanes, 1, P * T, GROUP)),
+        np.empty((n_lanes, GROUP, S, T), np.int64),
+        np.empty((n_lanes, P * M + 2, GROUP)),
+    )
     n_chunks = block_paths // CHUNK
     f_us = np.empty((n_chunks, 2, S, P * T))
     f_owed = np.empty((n_chunks, 2, S, T * P * M))
@@ -166,12 +184,30 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
     us_sum = np.zeros((2, S, P * T))
     owed_sum = np.zeros((2, S, T * P * M))
 
-    _check_distinct(pk, work, traj, f_us, f_owed, c_behind, c_exh, c_reg, h_us, h_peak_us,
-                    h_peak_owed)
+    _check_distinct(
+        pk, work, traj, f_us, f_owed, c_behind, c_exh, c_reg, h_us, h_peak_us, h_peak_owed
+    )
     # compile (or load from the cache) before the clock starts: a call on no paths
     t_compile = time.perf_counter()
-    simulate_block(pk, work, traj, k0, k1, 0, 0, CHUNK, n_lanes,
-                   f_us, f_owed, c_behind, c_exh, c_reg, h_us, h_peak_us, h_peak_owed)
+    simulate_block(
+        pk,
+        work,
+        traj,
+        k0,
+        k1,
+        0,
+        0,
+        CHUNK,
+        n_lanes,
+        f_us,
+        f_owed,
+        c_behind,
+        c_exh,
+        c_reg,
+        h_us,
+        h_peak_us,
+        h_peak_owed,
+    )
     t0 = time.perf_counter()
     done = 0
     kernel_s = 0.0
@@ -182,8 +218,25 @@ def simulate(config: Config, n_paths: int, seed: int, *, threads: int | None = N
             h_us[:] = 0
             pending = 0
         t_block = time.perf_counter()
-        simulate_block(pk, work, traj, k0, k1, done, n, CHUNK, n_lanes,
-                       f_us, f_owed, c_behind, c_exh, c_reg, h_us, h_peak_us, h_peak_owed)
+        simulate_block(
+            pk,
+            work,
+            traj,
+            k0,
+            k1,
+            done,
+            n,
+            CHUNK,
+            n_lanes,
+            f_us,
+            f_owed,
+            c_behind,
+            c_exh,
+            c_reg,
+            h_us,
+            h_peak_us,
+            h_peak_owed,
+        )
         kernel_s += time.perf_counter() - t_block
         for ci in range(-(-n // CHUNK)):  # in path order: reproducible rounding
             us_sum += f_us[ci]
@@ -242,9 +295,11 @@ def _check_distinct(*args) -> None:
     """
     arrays = [a for a in _arrays(args) if a.nbytes]
     for i, a in enumerate(arrays):
-        for b in arrays[i + 1:]:
+        for b in arrays[i + 1 :]:
             if np.may_share_memory(a, b):
-                raise ValueError(f"kernel arguments overlap in memory: shapes {a.shape} and {b.shape}")
+                raise ValueError(
+                    f"kernel arguments overlap in memory: shapes {a.shape} and {b.shape}"
+                )
 
 
 def replay_path(config: Config, seed: int, path: int, packed: Packed | None = None) -> dict:
@@ -267,6 +322,9 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     reg = np.empty((1, S, T), np.int64)
     k0, k1 = seed_key(seed)
     simulate_group(pk, work, k0, k1, path, 1, us, owed, exh, reg)
-    return dict(units_short=us[..., 0].reshape(S, P, T),
-                shortfall_t=np.ascontiguousarray(owed[..., 0].reshape(S, T, P, M).transpose(0, 2, 3, 1)),
-                stock_exhausted=exh > 0, regime=reg[0])
+    return dict(
+        units_short=us[..., 0].reshape(S, P, T),
+        shortfall_t=np.ascontiguousarray(owed[..., 0].reshape(S, T, P, M).transpose(0, 2, 3, 1)),
+        stock_exhausted=exh > 0,
+        regime=reg[0],
+    )

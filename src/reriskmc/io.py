@@ -4,6 +4,7 @@ A result is written under a temporary name beside its destination and moved into
 place only when complete, so the output path holds either the previous file or the
 new, complete one: never a half-written result.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,9 @@ def check_output_path(path: str | Path) -> Path:
     """Validate an output path before any work starts."""
     p = Path(path)
     if p.suffix not in SUFFIXES:
-        raise OutputError(f"{p}: unknown output suffix '{p.suffix}'; use .nc (NetCDF) or .zarr (Zarr)")
+        raise OutputError(
+            f"{p}: unknown output suffix '{p.suffix}'; use .nc (NetCDF) or .zarr (Zarr)"
+        )
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{p}: the folder {parent} does not exist")

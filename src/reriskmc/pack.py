@@ -6,6 +6,7 @@ Distribution-valued parameters get a random slot in the path's own stream: one s
 parameter position that is a distribution in *any* scenario, so every scenario reads the
 same uniform for the same key (common random numbers).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,9 +57,21 @@ class Packed:
 
     def as_tuple(self) -> tuple:
         """The arrays in the order the kernel unpacks them."""
-        return (self.dims, self.off_f, self.off_i, self.th_fixed, self.th_code, self.th_args,
-                self.th_table, self.th_slot, self.tables, self.struct, self.cum_trans,
-                self.sketch, self.th_same)
+        return (
+            self.dims,
+            self.off_f,
+            self.off_i,
+            self.th_fixed,
+            self.th_code,
+            self.th_args,
+            self.th_table,
+            self.th_slot,
+            self.tables,
+            self.struct,
+            self.cum_trans,
+            self.sketch,
+            self.th_same,
+        )
 
     @cached_property
     def th_same(self) -> np.ndarray:
@@ -74,8 +87,13 @@ class Packed:
         same = np.full(code.shape, -1, dtype=np.int64)
         for s in range(1, code.shape[0]):
             for q in range(s - 1, -1, -1):  # the first such scenario wins: check it last
-                match = ((code[s] != FIXED) & (code[q] == code[s]) & (table[q] == table[s])
-                         & (slot[q] == slot[s]) & (args[q] == args[s]).all(axis=-1))
+                match = (
+                    (code[s] != FIXED)
+                    & (code[q] == code[s])
+                    & (table[q] == table[s])
+                    & (slot[q] == slot[s])
+                    & (args[q] == args[s]).all(axis=-1)
+                )
                 same[s, match] = q
         return same
 
@@ -91,8 +109,14 @@ class Packed:
 
 
 def _dims(m: Model) -> dict[str, int]:
-    return {"R": len(m.regimes), "C": len(m.channels), "M": len(m.materials),
-            "K": len(m.sources), "P": len(m.programmes), "E": len(m.events)}
+    return {
+        "R": len(m.regimes),
+        "C": len(m.channels),
+        "M": len(m.materials),
+        "K": len(m.sources),
+        "P": len(m.programmes),
+        "E": len(m.events),
+    }
 
 
 def _offsets(blocks, dims) -> tuple[np.ndarray, int]:
@@ -194,8 +218,10 @@ def _find_twins(struct, col, float_arrays, matrices, float_cols, int_cols):
 
     keys = [key(s) for s in range(S)]
     for s in range(S):
-        struct[s, col] = next((s2 for s2 in range(s)
-                            if all(np.array_equal(a, b) for a, b in zip(keys[s], keys[s2]))), -1)
+        struct[s, col] = next(
+            (s2 for s2 in range(s) if all(np.array_equal(a, b) for a, b in zip(keys[s], keys[s2]))),
+            -1,
+        )
 
 
 def pack(config: Config) -> Packed:
@@ -240,10 +266,22 @@ def pack(config: Config) -> Packed:
     cum[..., -1] = 1.0  # guard against rows summing to 1 - 1e-16
 
     float_arrays = (th_fixed, th_code, th_args, th_table, th_slot)
-    _find_twins(struct, off_i[L.I_TWIN_CHINA], float_arrays, cum,
-                _ranges(L.CHINA_FLOATS, off_f, n_f), _ranges(L.CHINA_INTS, off_i, n_i))
-    _find_twins(struct, off_i[L.I_TWIN_SOURCES], float_arrays, None,
-                _ranges(L.SOURCE_FLOATS, off_f, n_f), _ranges(L.SOURCE_INTS, off_i, n_i))
+    _find_twins(
+        struct,
+        off_i[L.I_TWIN_CHINA],
+        float_arrays,
+        cum,
+        _ranges(L.CHINA_FLOATS, off_f, n_f),
+        _ranges(L.CHINA_INTS, off_i, n_i),
+    )
+    _find_twins(
+        struct,
+        off_i[L.I_TWIN_SOURCES],
+        float_arrays,
+        None,
+        _ranges(L.SOURCE_FLOATS, off_f, n_f),
+        _ranges(L.SOURCE_INTS, off_i, n_i),
+    )
 
     d = np.zeros(L.N_DIMS, dtype=np.int64)
     d[L.D_R], d[L.D_C], d[L.D_M] = dims["R"], dims["C"], dims["M"]

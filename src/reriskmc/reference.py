@@ -48,6 +48,7 @@ Where ``docs/model.md`` leaves room, this model takes the most literal reading:
   they are used (so the layout of the random numbers is fixed), and month 0 draws a
   regime uniform it does not use.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -223,7 +224,8 @@ def _config_keys(model: Model, data: dict) -> dict[tuple, str | None]:
         # at the time of writing rejects that default when buffer_t is a distribution,
         # so today the shared key only ever carries a number.)
         keys[("material", m, "buffer_cap_t")] = (
-            f"{base}.buffer_cap_t" if "buffer_cap_t" in mt else f"{base}.buffer_t")
+            f"{base}.buffer_cap_t" if "buffer_cap_t" in mt else f"{base}.buffer_t"
+        )
         for a in _STOCKPILE_SCALARS:
             keys[("material", m, a)] = f"{base}.stockpile.{a}"
         lic_tables = mt.get("licence", {})
@@ -243,7 +245,8 @@ def _config_keys(model: Model, data: dict) -> dict[tuple, str | None]:
             approve = _regime_map_keys(*where("p_approve"), "p_approve", regimes, none)
             # regimes missing from p_approve_concession take the p_approve value: same draw
             concession = _regime_map_keys(
-                *where("p_approve_concession"), "p_approve_concession", regimes, approve)
+                *where("p_approve_concession"), "p_approve_concession", regimes, approve
+            )
             revoke = _regime_map_keys(*where("p_revoke"), "p_revoke", regimes, none)
             for r in range(len(regimes)):
                 keys[("licence", m, c, "p_approve", r)] = approve[r]
@@ -270,7 +273,9 @@ def _field_key(f: tuple) -> str:
     return "/".join(str(x) for x in f)
 
 
-def scenario_parameter_keys(config: Config, param_keys: str = "config") -> list[dict[tuple, str | None]]:
+def scenario_parameter_keys(
+    config: Config, param_keys: str = "config"
+) -> list[dict[tuple, str | None]]:
     """Per scenario, the random-number key of every parameter field.
 
     Parameters
@@ -287,8 +292,7 @@ def scenario_parameter_keys(config: Config, param_keys: str = "config") -> list[
         One dict per scenario, mapping a field id (see ``_model_params``) to its key.
     """
     if param_keys == "field":
-        return [{f: _field_key(f) for f in _model_params(sc.model)}
-                for sc in config.scenarios]
+        return [{f: _field_key(f) for f in _model_params(sc.model)} for sc in config.scenarios]
     if param_keys != "config":
         raise ValueError(f"param_keys must be 'config' or 'field', got {param_keys!r}")
     data = tomllib.loads(config.text)
@@ -387,8 +391,14 @@ def _sum_programmes(x: np.ndarray) -> np.ndarray:
 class _Scenario:
     """One scenario's per-path parameters (arrays with paths first) and its state."""
 
-    def __init__(self, model: Model, value: Callable[[tuple], float | np.ndarray], n: int,
-                 u_waiver: np.ndarray, u_qualified: np.ndarray):
+    def __init__(
+        self,
+        model: Model,
+        value: Callable[[tuple], float | np.ndarray],
+        n: int,
+        u_waiver: np.ndarray,
+        u_qualified: np.ndarray,
+    ):
         self.model = model
         self.n = n
         R, C = len(model.regimes), len(model.channels)
@@ -402,8 +412,10 @@ class _Scenario:
         # 3.2 events
         self.ev_p_extend = [value(("event", e, "p_extend")) for e in range(len(model.events))]
         self.ev_p_fire = [value(("event", e, "p_fire")) for e in range(len(model.events))]
-        self.ev_step = [np.maximum(1, _round_half_up(value(("event", e, "extend_months"))))
-                        for e in range(len(model.events))]
+        self.ev_step = [
+            np.maximum(1, _round_half_up(value(("event", e, "extend_months"))))
+            for e in range(len(model.events))
+        ]
 
         # 3.3 linkage
         self.p_concession = value(("linkage", "p_concession"))
@@ -411,12 +423,18 @@ class _Scenario:
 
         # 3.4 licences and DFARS
         self.fast = np.array([c.fast for c in model.channels], dtype=bool)  # (C,)
-        self.open_mil = np.array([c.open_to_military_in for c in model.channels], dtype=bool)  # (C, R)
+        self.open_mil = np.array(
+            [c.open_to_military_in for c in model.channels], dtype=bool
+        )  # (C, R)
         self.fast_track = np.array([m.fast_track for m in model.materials], dtype=bool)  # (M,)
-        lic = lambda a: _stack([value(("licence", m, c, a)) for m in range(M) for c in range(C)],
-                               (M, C), n)
-        lic_r = lambda a: _stack([value(("licence", m, c, a, r)) for m in range(M)
-                                  for c in range(C) for r in range(R)], (M, C, R), n)
+        lic = lambda a: _stack(
+            [value(("licence", m, c, a)) for m in range(M) for c in range(C)], (M, C), n
+        )
+        lic_r = lambda a: _stack(
+            [value(("licence", m, c, a, r)) for m in range(M) for c in range(C) for r in range(R)],
+            (M, C, R),
+            n,
+        )
         self.flow = lic("flow_t")  # (., M, C)
         lag = lic("lag_months")
         self.lag_floor = np.floor(lag).astype(np.int64)
@@ -434,15 +452,23 @@ class _Scenario:
             self.dfars_month = model.dfars.month
             waived = u_waiver < value(("dfars", "p_waiver"))  # (n,)
             # (n, M): DFARS bars licensed Chinese flow of m from dfars_month on
-            self.dfars_barred = np.array(model.dfars.applies, dtype=bool)[None, :] & ~waived[:, None]
+            self.dfars_barred = (
+                np.array(model.dfars.applies, dtype=bool)[None, :] & ~waived[:, None]
+            )
 
         # 3.5 supply
         self.recycling = mat("recycling_t")
         src = lambda a: _stack([value(("source", k, a)) for k in range(K)], (K,), n)
-        qualified = np.stack([u_qualified[k] < value(("source", k, "p_qualified"))
-                              for k in range(K)], axis=1) if K else np.zeros((n, 0), bool)
-        self.src_full = (src("capacity_t_per_year") / 12.0 * src("yield_frac")
-                         * src("defence_share") * qualified)  # (n, K): output at full ramp
+        qualified = (
+            np.stack(
+                [u_qualified[k] < value(("source", k, "p_qualified")) for k in range(K)], axis=1
+            )
+            if K
+            else np.zeros((n, 0), bool)
+        )
+        self.src_full = (
+            src("capacity_t_per_year") / 12.0 * src("yield_frac") * src("defence_share") * qualified
+        )  # (n, K): output at full ramp
         start = np.array([s.start_month for s in model.sources], dtype=np.float64)
         self.src_s = start + src("slip_months") + src("qualification_months")  # (., K)
         self.src_ramp = src("ramp_months")
@@ -454,8 +480,14 @@ class _Scenario:
         prog = lambda a: _stack([value(("programme", p, a)) for p in range(P)], (P,), n)
         self.rate = prog("units_per_year") / 12.0  # (., P)
         self.max_want = self.rate * (1.0 + prog("catch_up"))
-        self.kgt = _stack([value(("programme", p, "kg_per_unit", m)) for p in range(P)
-                           for m in range(M)], (P, M), n) / 1000.0  # t per unit
+        self.kgt = (
+            _stack(
+                [value(("programme", p, "kg_per_unit", m)) for p in range(P) for m in range(M)],
+                (P, M),
+                n,
+            )
+            / 1000.0
+        )  # t per unit
         uses = self.kgt > 0.0
         self.kgt_safe = np.where(uses, self.kgt, 1.0)
         self.unused_inf = np.where(uses, 0.0, np.inf)
@@ -476,7 +508,9 @@ class _Scenario:
         self.conceded = np.full(n, model.linkage.conceded_at_start, dtype=bool)
         E = len(model.events)
         self.ev_pending = np.ones((n, E), dtype=bool)
-        self.ev_deadline = np.tile(np.array([e.month for e in model.events], dtype=np.int64), (n, 1))
+        self.ev_deadline = np.tile(
+            np.array([e.month for e in model.events], dtype=np.int64), (n, 1)
+        )
         self.ev_used = np.zeros((n, E), dtype=np.int64)
         live = np.broadcast_to(self.live_at_start >= 1, (n, M, C))
         self.lic_state = np.where(live, LIVE, IDLE).astype(np.int8)
@@ -509,7 +543,9 @@ class _Scenario:
         # 3.2 events, in config order
         for e, ev in enumerate(model.events):
             due = self.ev_pending[:, e] & (self.ev_deadline[:, e] == t)
-            extended = due & (self.ev_used[:, e] < ev.max_extensions) & (u.extend[e] < self.ev_p_extend[e])
+            extended = (
+                due & (self.ev_used[:, e] < ev.max_extensions) & (u.extend[e] < self.ev_p_extend[e])
+            )
             self.ev_deadline[:, e] += np.where(extended, self.ev_step[e], 0)
             self.ev_used[:, e] += extended
             done = due & ~extended
@@ -529,9 +565,11 @@ class _Scenario:
         state[(state == LIVE) & (self.lic_expiry <= t)] = IDLE
         state[(state == LIVE) & (u.revoke < _by_regime(self.p_revoke, regime))] = IDLE
         decided = (state == PENDING) & (self.lic_decision <= t)
-        p_approve = np.where(self.conceded[:, None, None],
-                             _by_regime(self.p_approve_concession, regime),
-                             _by_regime(self.p_approve, regime))
+        p_approve = np.where(
+            self.conceded[:, None, None],
+            _by_regime(self.p_approve_concession, regime),
+            _by_regime(self.p_approve, regime),
+        )
         approved = decided & (u.approve < p_approve)
         state[approved] = LIVE
         self.lic_expiry = np.where(approved, t + self.term, self.lic_expiry)
@@ -542,8 +580,11 @@ class _Scenario:
         self.lic_decision = np.where(idle, t + lag, self.lic_decision)
         live = state == LIVE
 
-        is_open = (~self.fast[None, None, :] | self.fast_track[None, :, None]
-                   | self.open_mil[:, regime].T[:, None, :])
+        is_open = (
+            ~self.fast[None, None, :]
+            | self.fast_track[None, :, None]
+            | self.open_mil[:, regime].T[:, None, :]
+        )
         if model.linkage.opens_fast_track:
             is_open = is_open | self.conceded[:, None, None]
         open_share = np.where(is_open, 1.0, self.leakage[:, :, None])
@@ -555,9 +596,11 @@ class _Scenario:
         s = self.src_s
         ramp_months = self.src_ramp
         with np.errstate(over="ignore"):  # a ramp of a tiny fraction of a month: full at once
-            ramp = np.where(ramp_months > 0.0,
-                            np.minimum(1.0, (t - s + 1.0) / np.where(ramp_months > 0.0, ramp_months, 1.0)),
-                            1.0)
+            ramp = np.where(
+                ramp_months > 0.0,
+                np.minimum(1.0, (t - s + 1.0) / np.where(ramp_months > 0.0, ramp_months, 1.0)),
+                1.0,
+            )
         ramp = np.where(t < s, 0.0, ramp)
         supply = chinese + (self.src_full * ramp) @ self.src_to_mat + self.recycling  # (n, M)
 
@@ -572,7 +615,9 @@ class _Scenario:
         # 3.7 allocation and stocks, all materials at once: (n, M)
         D = _sum_programmes(need)
         surplus = supply >= D
-        buffer_topped = np.maximum(self.buffer, np.minimum(self.buffer_cap, self.buffer + supply - D))
+        buffer_topped = np.maximum(
+            self.buffer, np.minimum(self.buffer_cap, self.buffer + supply - D)
+        )
         deficit = np.where(surplus, 0.0, D - supply)
         from_buffer = np.minimum(self.buffer, deficit)
         gap = deficit - from_buffer
@@ -580,12 +625,17 @@ class _Scenario:
         self.first_shortage = np.where(shortage & (self.first_shortage < 0), t, self.first_shortage)
         # authorisation is only ever acted on in a shortage month, and its conditions
         # only become true with time, so checking it then is the spec's "from then on"
-        authorise = (((self.release_rule == _ON_SHORTFALL) & (self.first_shortage >= 0)
-                      & (t >= self.first_shortage + self.release_lag))
-                     | ((self.release_rule == _FROM_DATE) & (t >= self.release_month)))
+        authorise = (
+            (self.release_rule == _ON_SHORTFALL)
+            & (self.first_shortage >= 0)
+            & (t >= self.first_shortage + self.release_lag)
+        ) | ((self.release_rule == _FROM_DATE) & (t >= self.release_month))
         self.authorised |= shortage & authorise
-        from_stockpile = np.where(shortage & self.authorised,
-                                  np.minimum(np.minimum(self.stockpile, self.release_rate), gap), 0.0)
+        from_stockpile = np.where(
+            shortage & self.authorised,
+            np.minimum(np.minimum(self.stockpile, self.release_rate), gap),
+            0.0,
+        )
         self.buffer = np.where(surplus, buffer_topped, self.buffer - from_buffer)
         self.stockpile = self.stockpile - from_stockpile
         available = np.where(surplus, D, supply + from_buffer + from_stockpile)
@@ -625,9 +675,15 @@ class _Scenario:
         np.maximum(self.peak_units_short, units_short, out=self.peak_units_short)
         np.maximum(self.peak_shortfall_t, shortfall_t, out=self.peak_shortfall_t)
         return {
-            "units_short": units_short, "shortfall_t": shortfall_t, "need": need,
-            "allocated": allocated, "built": built, "buffer": self.buffer,
-            "stockpile": self.stockpile, "supply": supply, "regime": regime,
+            "units_short": units_short,
+            "shortfall_t": shortfall_t,
+            "need": need,
+            "allocated": allocated,
+            "built": built,
+            "buffer": self.buffer,
+            "stockpile": self.stockpile,
+            "supply": supply,
+            "regime": regime,
             "licence_live": live,
         }
 
@@ -648,14 +704,22 @@ class _MonthDraws:
     @classmethod
     def draw(cls, rng: np.random.Generator, n: int, E: int, M: int, C: int) -> "_MonthDraws":
         u = rng.random((2 + 2 * E + 3 * M * C, n))
-        mc = u[2 + 2 * E:].reshape(3, M, C, n).transpose(0, 3, 1, 2)
-        return cls(regime=u[0], concession=u[1], extend=u[2:2 + E], fire=u[2 + E:2 + 2 * E],
-                   revoke=mc[0], approve=mc[1], lag=mc[2])
+        mc = u[2 + 2 * E :].reshape(3, M, C, n).transpose(0, 3, 1, 2)
+        return cls(
+            regime=u[0],
+            concession=u[1],
+            extend=u[2 : 2 + E],
+            fire=u[2 + E : 2 + 2 * E],
+            revoke=mc[0],
+            approve=mc[1],
+            lag=mc[2],
+        )
 
 
 # --------------------------------------------------------------------------- entry point
-def simulate_reference(config: Config, n_paths: int, seed: int, *, record: bool = False,
-                       param_keys: str = "config") -> ReferenceResult:
+def simulate_reference(
+    config: Config, n_paths: int, seed: int, *, record: bool = False, param_keys: str = "config"
+) -> ReferenceResult:
     """Simulate every scenario of ``config`` with the NumPy reference model.
 
     Implements ``docs/model.md`` section by section. All scenarios are stepped together,
@@ -713,12 +777,23 @@ def simulate_reference(config: Config, n_paths: int, seed: int, *, record: bool 
     ddof = 1 if n > 1 else 0  # the sample sd; a single path has no spread to report
     paths = None
     if record:
-        shapes = {"units_short": (P,), "shortfall_t": (P, M), "need": (P, M),
-                  "allocated": (P, M), "built": (P,), "buffer": (M,), "stockpile": (M,),
-                  "supply": (M,), "regime": (), "licence_live": (M, C)}
+        shapes = {
+            "units_short": (P,),
+            "shortfall_t": (P, M),
+            "need": (P, M),
+            "allocated": (P, M),
+            "built": (P,),
+            "buffer": (M,),
+            "stockpile": (M,),
+            "supply": (M,),
+            "regime": (),
+            "licence_live": (M, C),
+        }
         dtypes = {"regime": np.int64, "licence_live": bool}
-        paths = {k: np.zeros((S, n, *shp, T), dtype=dtypes.get(k, np.float64))
-                 for k, shp in shapes.items()}
+        paths = {
+            k: np.zeros((S, n, *shp, T), dtype=dtypes.get(k, np.float64))
+            for k, shp in shapes.items()
+        }
 
     for t in range(T):
         u = _MonthDraws.draw(rng, n, E, M, C)

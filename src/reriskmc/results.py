@@ -1,5 +1,6 @@
 """Merged statistics -> the result xarray Dataset, built from and checked against
 ``variables.py``."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -38,11 +39,11 @@ def sketch_quantiles(hist: np.ndarray, quantiles, floor: float) -> np.ndarray:
     # a few rows at a time: the cumulative counts of all rows at once (60 MB for
     # base.toml's monthly sketches) set the run's peak memory
     for r0 in range(0, flat.shape[0], _ROWS):
-        cum = np.cumsum(flat[r0:r0 + _ROWS], axis=-1)
+        cum = np.cumsum(flat[r0 : r0 + _ROWS], axis=-1)
         n = cum[:, -1:]
         for i, q in enumerate(quantiles):
             target = np.maximum(np.ceil(q * n - 1e-9), 1)
-            out[r0:r0 + _ROWS, i] = rep[np.argmax(cum >= target, axis=-1)]
+            out[r0 : r0 + _ROWS, i] = rep[np.argmax(cum >= target, axis=-1)]
     return out.reshape(hist.shape[:-1] + (len(quantiles),))
 
 
@@ -113,8 +114,9 @@ def build_dataset(config: Config, stats: Stats, seed: int):
 
     data_vars = {}
     for v in all_variables():
-        data_vars[v.name] = xr.Variable(v.dims, values[v.name],
-                                        attrs={"units": v.units, "long_name": v.long_name})
+        data_vars[v.name] = xr.Variable(
+            v.dims, values[v.name], attrs={"units": v.units, "long_name": v.long_name}
+        )
 
     coords = {
         "scenario": ("scenario", np.array(config.scenario_names, dtype=object)),
@@ -123,10 +125,22 @@ def build_dataset(config: Config, stats: Stats, seed: int):
         "regime": ("regime", np.array(base.regimes, dtype=object)),
         "month": ("month", months),
         "quantile": ("quantile", np.asarray(qs, dtype=np.float64)),
-        "scenario_description": ("scenario", np.array([s.description for s in config.scenarios], dtype=object)),
-        "programme_long_name": ("programme", np.array([p.long_name for p in base.programmes], dtype=object)),
-        "programme_priority": ("programme", np.array([PRIORITIES[p.priority] for p in base.programmes], dtype=object)),
-        "material_long_name": ("material", np.array([m.long_name for m in base.materials], dtype=object)),
+        "scenario_description": (
+            "scenario",
+            np.array([s.description for s in config.scenarios], dtype=object),
+        ),
+        "programme_long_name": (
+            "programme",
+            np.array([p.long_name for p in base.programmes], dtype=object),
+        ),
+        "programme_priority": (
+            "programme",
+            np.array([PRIORITIES[p.priority] for p in base.programmes], dtype=object),
+        ),
+        "material_long_name": (
+            "material",
+            np.array([m.long_name for m in base.materials], dtype=object),
+        ),
     }
     ds = xr.Dataset(data_vars, coords=coords)
     ds["month"].attrs["long_name"] = "month (first day)"
@@ -145,7 +159,8 @@ def build_dataset(config: Config, stats: Stats, seed: int):
         "quantile_method": (
             "log-bucket sketch: 64 buckets per factor of two above a floor; each quantile "
             "and CVaR is within a relative 1/128 (0.78%) of the exact empirical value, "
-            "values at or below the floor are reported as 0"),
+            "values at or below the floor are reported as 0"
+        ),
         "quantile_relative_error": 1.0 / 128.0,
         "quantile_floor_units": UNITS_FLOOR,
         "quantile_floor_t": TONNES_FLOOR,

@@ -6,6 +6,7 @@ not exist must stop at once: one line on stderr, exit status 2, no traceback, no
 simulation started and no output written. The simulation itself (``cli._run``) is
 replaced by a stub that fails the test if reached, so nothing here compiles a kernel.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -29,7 +30,9 @@ def no_simulation(monkeypatch, tmp_path):
     calls = []
 
     def fake_run(cfg, config, out, n_paths, seed, threads, block_paths):
-        calls.append(dict(out=out, n_paths=n_paths, seed=seed, threads=threads, block_paths=block_paths))
+        calls.append(
+            dict(out=out, n_paths=n_paths, seed=seed, threads=threads, block_paths=block_paths)
+        )
 
     monkeypatch.setattr(cli, "_run", fake_run)
     monkeypatch.chdir(tmp_path)
@@ -77,12 +80,15 @@ def test_run__bad_option_value_fails_before_work(no_simulation, tmp_path, args, 
     assert elapsed < 1.0
 
 
-@pytest.mark.parametrize("output, needle", [
-    pytest.param("missing_folder/out.nc", "does not exist", id="folder-missing"),
-    pytest.param("out.csv", "unknown output suffix '.csv'", id="suffix-csv"),
-    pytest.param("out", "unknown output suffix", id="suffix-none"),
-    pytest.param("out.nc.tmp", "unknown output suffix '.tmp'", id="suffix-tmp"),
-])
+@pytest.mark.parametrize(
+    "output, needle",
+    [
+        pytest.param("missing_folder/out.nc", "does not exist", id="folder-missing"),
+        pytest.param("out.csv", "unknown output suffix '.csv'", id="suffix-csv"),
+        pytest.param("out", "unknown output suffix", id="suffix-none"),
+        pytest.param("out.nc.tmp", "unknown output suffix '.tmp'", id="suffix-tmp"),
+    ],
+)
 def test_run__bad_output_path_fails_before_work(no_simulation, tmp_path, output, needle):
     result, elapsed = _invoke("run", str(GOOD), "-o", output)
     _assert_one_line_exit_2(result, output, needle)
@@ -112,8 +118,20 @@ def test_run__good_values_reach_the_simulation(no_simulation, tmp_path):
     """The control: with valid values the (stubbed) simulation is reached, so the
     tests above do stop early rather than pass for another reason."""
     out = tmp_path / "out.nc"
-    result, _ = _invoke("run", str(GOOD), "-o", str(out), "--paths", "2", "--seed", "0",
-                        "--threads", "1", "--block", "1")
+    result, _ = _invoke(
+        "run",
+        str(GOOD),
+        "-o",
+        str(out),
+        "--paths",
+        "2",
+        "--seed",
+        "0",
+        "--threads",
+        "1",
+        "--block",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     assert no_simulation == [dict(out=out, n_paths=2, seed=0, threads=1, block_paths=1)]
 
@@ -128,12 +146,18 @@ def test_run__bad_option_in_a_real_process(tmp_path):
     """The real entry point: one line on stderr, exit 2, no traceback, nothing written."""
     exe = Path(sys.executable).with_name("reriskmc")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "reriskmc.cli"]
-    proc = subprocess.run(cmd + ["run", str(GOOD), "--paths", "0", "-o", "out.nc"],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    proc = subprocess.run(
+        cmd + ["run", str(GOOD), "--paths", "0", "-o", "out.nc"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert proc.stderr.splitlines() == [
-        "reriskmc: error: --paths: must be at least 2 (a standard error needs two paths), got 0"]
+        "reriskmc: error: --paths: must be at least 2 (a standard error needs two paths), got 0"
+    ]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -142,10 +166,13 @@ def test_run__bad_output_names_the_option(no_simulation):
     _assert_one_line_exit_2(result, "--output")
 
 
-@pytest.mark.parametrize("args", [
-    pytest.param(["run", str(GOOD), "--paths", "abc"], id="paths-not-an-integer"),
-    pytest.param(["validate", str(ROOT / "configs")], id="config-is-a-directory"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["run", str(GOOD), "--paths", "abc"], id="paths-not-an-integer"),
+        pytest.param(["validate", str(ROOT / "configs")], id="config-is-a-directory"),
+    ],
+)
 def test_click_usage_errors_are_one_line(no_simulation, args):
     result, _ = _invoke(*args)
     _assert_one_line_exit_2(result)

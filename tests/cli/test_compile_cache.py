@@ -1,4 +1,5 @@
 """A second run compiles nothing: the numba cache holds every kernel."""
+
 import json
 import subprocess
 import sys
@@ -21,7 +22,9 @@ print(json.dumps({{"misses": sum(simulate_block.stats.cache_misses.values()),
 
 def _probe(env=None):
     code = PROBE.format(cfg=str(ROOT / "configs" / "base.toml"))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -38,7 +41,9 @@ def test_cache_dir__defaults_to_a_user_cache_folder(tmp_path):
     env.pop("NUMBA_CACHE_DIR", None)
     env["XDG_CACHE_HOME"] = str(tmp_path)
     code = "import reriskmc._jit, numba; print(numba.config.CACHE_DIR)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     assert out.stdout.strip() == str(tmp_path / "reriskmc" / "numba" / source_key())
 
 
@@ -49,8 +54,9 @@ def test_cache_dir__changes_with_any_kernel_source(tmp_path, monkeypatch):
     import reriskmc._jit as jit_module
 
     pkg = tmp_path / "reriskmc"
-    shutil.copytree(Path(jit_module.__file__).parent, pkg,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(jit_module.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__")
+    )
     monkeypatch.setattr(jit_module, "__file__", str(pkg / "_jit.py"))
     before = source_key()
     with open(pkg / "kernels" / "paths.py", "a") as f:

@@ -1,4 +1,5 @@
 """Old versions' compiled kernels are removed; the current one and recent ones stay."""
+
 import os
 
 from reriskmc.compile_cache import MARKER, mark_used_and_prune, prune

@@ -1,4 +1,5 @@
 """Ctrl-C (SIGINT) or SIGTERM during a run: a prompt stop, one line, no partial output."""
+
 import signal
 import subprocess
 import sys
@@ -14,9 +15,13 @@ BASE = ROOT / "configs" / "base.toml"
 def _start(out: Path):
     exe = Path(sys.executable).with_name("reriskmc")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "reriskmc.cli"]
-    return subprocess.Popen(cmd + ["run", str(BASE), "--paths", "50000000", "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_as_in_a_terminal)
+    return subprocess.Popen(
+        cmd + ["run", str(BASE), "--paths", "50000000", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_in_a_terminal,
+    )
 
 
 def _as_in_a_terminal():

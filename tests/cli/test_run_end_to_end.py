@@ -1,4 +1,5 @@
 """End-to-end runs of the command line: real subprocesses and CliRunner."""
+
 from __future__ import annotations
 
 import subprocess
@@ -56,7 +57,9 @@ def test_run__result_passes_the_shared_contract_checker(base_result):
     out, _ = base_result
     if not SHARED_CHECK.exists():
         pytest.skip("the shared contract checker is not beside this checkout")
-    proc = subprocess.run([sys.executable, str(SHARED_CHECK), str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(SHARED_CHECK), str(out)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("contract ok")
 

@@ -6,6 +6,7 @@ optionally, part of the explanation. The error must be a :class:`ConfigError` wh
 message is one line holding the file path and every expected substring; through the
 command line it is one line on stderr, exit status 2, no traceback.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -157,6 +158,9 @@ def test_corpus__each_file_is_one_edit_of_good_minimal():
     good = [l for l in GOOD.read_text().splitlines() if not l.startswith("#")]
     for p in BAD:
         bad = [l for l in p.read_text().splitlines() if not l.startswith("#")]
-        changed = [d for d in difflib.unified_diff(good, bad, lineterm="", n=0)
-                   if d[:1] in "+-" and not d.startswith(("+++", "---"))]
+        changed = [
+            d
+            for d in difflib.unified_diff(good, bad, lineterm="", n=0)
+            if d[:1] in "+-" and not d.startswith(("+++", "---"))
+        ]
         assert 0 < len(changed) <= 30, f"{p.name}: {len(changed)} changed lines"

@@ -10,6 +10,7 @@ extra event or source past the validator would fail there.
 
 The mutants are written back with ``tomli_w`` (a test dependency).
 """
+
 from __future__ import annotations
 
 import copy
@@ -56,16 +57,88 @@ def test_writer__round_trips_the_configs(path):
 
 
 # --------------------------------------------------------------------------- strategies
-NAMES = ["truce", "breakdown", "deal", "stalemate", "ndfeb", "smco", "dytb", "military",
-         "green", "standard", "retaliation", "base", "f35", "gmlrs", "dist", "low", "high",
-         "mode", "a", "b", "DX", "DO", "never", "on_shortfall", "from_date", "beta",
-         "normal", "lognormal", "uniform", "triangular", "pert", "gamma"]
-WEIRD_STRINGS = ["", " ", "2025-13", "2025-02-30", "2025-06", "2026-01", "2025-06-10",
-                 "0000-01", "10000-01", "-1-01", "2025-1-1-1", "2025-", "nan", "1e400",
-                 "line\nbreak", "tab\tbed", "\x00", "\u2028", "é", "a.b", "[x]", '"q"']
-EDGE_NUMBERS = [0, -1, 1, 2, 10**6, -10**6, 2**63 - 1, -2**63, 10**30, -10**30,
-                0.0, -0.0, 0.5, 1.0 + 1e-9, -1e-300, 5e-324, 1e308, -1e308, 1e-9,
-                math.nan, math.inf, -math.inf]
+NAMES = [
+    "truce",
+    "breakdown",
+    "deal",
+    "stalemate",
+    "ndfeb",
+    "smco",
+    "dytb",
+    "military",
+    "green",
+    "standard",
+    "retaliation",
+    "base",
+    "f35",
+    "gmlrs",
+    "dist",
+    "low",
+    "high",
+    "mode",
+    "a",
+    "b",
+    "DX",
+    "DO",
+    "never",
+    "on_shortfall",
+    "from_date",
+    "beta",
+    "normal",
+    "lognormal",
+    "uniform",
+    "triangular",
+    "pert",
+    "gamma",
+]
+WEIRD_STRINGS = [
+    "",
+    " ",
+    "2025-13",
+    "2025-02-30",
+    "2025-06",
+    "2026-01",
+    "2025-06-10",
+    "0000-01",
+    "10000-01",
+    "-1-01",
+    "2025-1-1-1",
+    "2025-",
+    "nan",
+    "1e400",
+    "line\nbreak",
+    "tab\tbed",
+    "\x00",
+    "\u2028",
+    "é",
+    "a.b",
+    "[x]",
+    '"q"',
+]
+EDGE_NUMBERS = [
+    0,
+    -1,
+    1,
+    2,
+    10**6,
+    -(10**6),
+    2**63 - 1,
+    -(2**63),
+    10**30,
+    -(10**30),
+    0.0,
+    -0.0,
+    0.5,
+    1.0 + 1e-9,
+    -1e-300,
+    5e-324,
+    1e308,
+    -1e308,
+    1e-9,
+    math.nan,
+    math.inf,
+    -math.inf,
+]
 
 #: integers beyond a float's range: TOML says 64-bit, tomllib accepts any size
 huge_ints = st.sampled_from([1, -1]).map(lambda sign: sign * 10**400)
@@ -83,13 +156,19 @@ scalars = st.one_of(
     st.datetimes(),
     st.times(),
 )
-numbers = st.one_of(st.sampled_from(EDGE_NUMBERS), st.floats(-1e3, 1e3), st.integers(-100, 100),
-                    huge_ints)
+numbers = st.one_of(
+    st.sampled_from(EDGE_NUMBERS), st.floats(-1e3, 1e3), st.integers(-100, 100), huge_ints
+)
 dists = st.fixed_dictionaries(
-    {"dist": st.sampled_from(["uniform", "triangular", "beta", "pert", "lognormal", "normal",
-                              "gamma", ""])},
-    optional={k: st.one_of(numbers, scalars) for k in
-              ("low", "mode", "high", "a", "b", "median", "sigma", "mean", "sd", "extra")},
+    {
+        "dist": st.sampled_from(
+            ["uniform", "triangular", "beta", "pert", "lognormal", "normal", "gamma", ""]
+        )
+    },
+    optional={
+        k: st.one_of(numbers, scalars)
+        for k in ("low", "mode", "high", "a", "b", "median", "sigma", "mean", "sd", "extra")
+    },
 )
 values = st.recursive(
     st.one_of(scalars, dists),
@@ -116,8 +195,20 @@ def _parent(data, path):
     return data
 
 
-OPS = ("delete", "rename", "replace", "replace_number", "negate", "list_length",
-       "add_key", "copy_sibling", "wrap_in_list", "stringify", "to_scenario", "to_scenario")
+OPS = (
+    "delete",
+    "rename",
+    "replace",
+    "replace_number",
+    "negate",
+    "list_length",
+    "add_key",
+    "copy_sibling",
+    "wrap_in_list",
+    "stringify",
+    "to_scenario",
+    "to_scenario",
+)
 SCENARIO = ("scenarios", "chip_concession")
 
 
@@ -125,8 +216,11 @@ def _to_scenario(data: dict, draw) -> None:
     """Write a table of the base (a section or an entry) into the scenario: as it is
     (a scenario that changes it), renamed (adds a new entry) or taken out of the base
     (adds what the base lacks, e.g. events when the base has none)."""
-    tables = [p for p, v in _nodes(data) if isinstance(v, dict) and len(p) <= 2
-              and p[0] not in ("run", "scenarios")]
+    tables = [
+        p
+        for p, v in _nodes(data)
+        if isinstance(v, dict) and len(p) <= 2 and p[0] not in ("run", "scenarios")
+    ]
     if not tables:
         return
     path = draw(st.sampled_from(tables), label="table")
@@ -153,10 +247,15 @@ def mutate(data: dict, draw) -> dict:
     if op == "delete":
         del parent[last]
     elif op == "rename" and isinstance(parent, dict):
-        new = draw(st.one_of(
-            keys,
-            st.sampled_from([last[:-1], last + "s", last[1:], last.upper(), last.replace("_", "")]),
-        ), label="new key")
+        new = draw(
+            st.one_of(
+                keys,
+                st.sampled_from(
+                    [last[:-1], last + "s", last[1:], last.upper(), last.replace("_", "")]
+                ),
+            ),
+            label="new key",
+        )
         if new not in parent:
             parent[new] = parent.pop(last)
     elif op == "replace_number":
@@ -176,7 +275,7 @@ def mutate(data: dict, draw) -> dict:
     elif op == "wrap_in_list":
         parent[last] = [value]
     elif op == "stringify" and not isinstance(value, (dict, list)):
-        parent[last] = tomli_w.dumps({"x": value})[len("x = "):].strip().strip('"')
+        parent[last] = tomli_w.dumps({"x": value})[len("x = ") :].strip().strip('"')
     elif op == "to_scenario":
         _to_scenario(data, draw)
     else:  # "replace", and the fallback of an op that does not apply here

@@ -7,6 +7,7 @@ sum to one, quantiles increase with their level. And a comparative static: more
 stockpile never means more shortfall on any path, where the model implies it (see
 ``test_more_stockpile__base_toml_per_programme`` for where it does not).
 """
+
 from __future__ import annotations
 
 import re
@@ -106,8 +107,12 @@ def test_paths__units_short_never_exceed_units_scheduled(config, replays):
 
 def test_paths__nothing_is_owed_of_a_material_a_programme_does_not_use(config, replays):
     base = config.base
-    unused = [(p, m) for p, prog in enumerate(base.programmes)
-              for m, kg in enumerate(prog.kg_per_unit) if kg == 0.0]
+    unused = [
+        (p, m)
+        for p, prog in enumerate(base.programmes)
+        for m, kg in enumerate(prog.kg_per_unit)
+        if kg == 0.0
+    ]
     assert unused  # tomahawk (SmCo only), jdam (no SmCo), spy6 (no NdFeB)
     for r in replays:
         for p, m in unused:
@@ -184,8 +189,12 @@ def _rewrite(text: str, added: float, single_material: bool) -> str:
             line = f"stockpile_t = {FIXED_STOCKPILE[m.group(1)] + added!r}"
         elif m and key and key.group(1) == "release":
             line = f'release = "from_date"\nrelease_date = "{start}"'
-        elif (single_material and table.endswith(".kg_per_unit") and key
-              and key.group(1) in ("smco", "dytb")):
+        elif (
+            single_material
+            and table.endswith(".kg_per_unit")
+            and key
+            and key.group(1) in ("smco", "dytb")
+        ):
             line = f"{key.group(1)} = 0.0"
         out.append(line)
     return "\n".join(out) + "\n"
@@ -208,11 +217,16 @@ def _assert_no_more_shortfall(lo, hi, paths, seed, *, tonnes: bool = True):
         worse = b["units_short"] - a["units_short"]
         assert worse.max() <= 1e-9 * (1.0 + np.abs(a["units_short"]).max()), (
             f"path {i}: units short rise by {worse.max():.6g} at (scenario, programme, month) "
-            f"{np.unravel_index(worse.argmax(), worse.shape)}")
+            f"{np.unravel_index(worse.argmax(), worse.shape)}"
+        )
         if tonnes:
             owed = b["shortfall_t"] - a["shortfall_t"]
-            assert owed.max() <= 1e-9 * (1.0 + np.abs(a["shortfall_t"]).max()), f"path {i}: tonnes owed rise"
-            assert not np.any(b["stock_exhausted"] & ~a["stock_exhausted"]), f"path {i}: exhausted earlier"
+            assert owed.max() <= 1e-9 * (1.0 + np.abs(a["shortfall_t"]).max()), (
+                f"path {i}: tonnes owed rise"
+            )
+            assert not np.any(b["stock_exhausted"] & ~a["stock_exhausted"]), (
+                f"path {i}: exhausted earlier"
+            )
 
 
 @pytest.fixture(scope="module")
@@ -221,17 +235,23 @@ def single_material_base():
 
 
 @settings(deadline=None, max_examples=10, derandomize=True)
-@given(added=st.floats(min_value=1e-3, max_value=50.0, allow_nan=False),
-       paths=st.lists(st.integers(min_value=0, max_value=10**6), min_size=8, max_size=8, unique=True))
+@given(
+    added=st.floats(min_value=1e-3, max_value=50.0, allow_nan=False),
+    paths=st.lists(st.integers(min_value=0, max_value=10**6), min_size=8, max_size=8, unique=True),
+)
 def test_more_stockpile__never_more_shortfall_on_any_path(single_material_base, added, paths):
     """Each programme needs one material (NdFeB): adding the same tonnage to every
     stockpile never raises units short, tonnes owed or stock exhaustion, on any path,
     in any scenario, in any month."""
-    _assert_no_more_shortfall(single_material_base, _config(added, single_material=True), paths, SEED)
+    _assert_no_more_shortfall(
+        single_material_base, _config(added, single_material=True), paths, SEED
+    )
 
 
 def test_more_stockpile__never_more_shortfall_on_the_first_paths(single_material_base):
-    _assert_no_more_shortfall(single_material_base, _config(1.0, single_material=True), range(40), SEED)
+    _assert_no_more_shortfall(
+        single_material_base, _config(1.0, single_material=True), range(40), SEED
+    )
 
 
 def test_more_stockpile__can_starve_a_single_material_programme():
@@ -242,8 +262,10 @@ def test_more_stockpile__can_starve_a_single_material_programme():
     JDAM. The NumPy reference model shows the same. This pins the documented case."""
     lo, hi = _config(0.0, single_material=False), _config(5.0, single_material=False)
     j = [p.name for p in lo.base.programmes].index("jdam")
-    rise = [(replay_path(hi, 7, i)["units_short"] - replay_path(lo, 7, i)["units_short"])
-            for i in range(20)]
+    rise = [
+        (replay_path(hi, 7, i)["units_short"] - replay_path(lo, 7, i)["units_short"])
+        for i in range(20)
+    ]
     worst = max(r.max() for r in rise)
     assert worst > 1000.0  # on one of these paths some programme is much further behind
     assert max(r[:, j].max() for r in rise) == worst  # and it is NdFeB-only JDAM

@@ -5,6 +5,7 @@ programmes, events), random values in their ranges and random distributions, the
 checks the compiled engine's result dataset, and the reference model's recorded paths
 for the quantities the kernel does not export (allocation, stocks).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,7 +39,13 @@ def maybe_dist(draw, low: float, high: float):
         return {"dist": "uniform", "low": lo, "high": hi}
     if kind == "triangular":
         return {"dist": "triangular", "low": lo, "mode": draw(st.floats(lo, hi)), "high": hi}
-    return {"dist": "beta", "a": draw(st.floats(0.5, 5)), "b": draw(st.floats(0.5, 5)), "low": lo, "high": hi}
+    return {
+        "dist": "beta",
+        "a": draw(st.floats(0.5, 5)),
+        "b": draw(st.floats(0.5, 5)),
+        "low": lo,
+        "high": hi,
+    }
 
 
 @st.composite
@@ -60,47 +67,72 @@ def configs(draw):
 
     cfg = {
         "run": {"start": "2025-06", "months": months, "behind_tolerance_units": 0.01},
-        "regimes": {"names": regimes, "initial": draw(st.sampled_from(regimes)),
-                    "transition": {r: row() for r in regimes},
-                    "matrices": {"alt": {r: row() for r in regimes}}},
-        "linkage": {"p_concession": draw(maybe_dist(0.0, 0.5)),
-                    "talks_regimes": draw(st.lists(st.sampled_from(regimes), unique=True)),
-                    "opens_fast_track": draw(st.booleans())},
-        "dfars": {"date": f"2025-{6 + draw(st.integers(0, 5)):02d}",
-                  "materials": draw(st.lists(st.sampled_from(materials), unique=True)),
-                  "p_waiver": draw(maybe_dist(0.0, 1.0))},
-        "channels": {}, "materials": {}, "sources": {}, "programmes": {}, "events": {},
+        "regimes": {
+            "names": regimes,
+            "initial": draw(st.sampled_from(regimes)),
+            "transition": {r: row() for r in regimes},
+            "matrices": {"alt": {r: row() for r in regimes}},
+        },
+        "linkage": {
+            "p_concession": draw(maybe_dist(0.0, 0.5)),
+            "talks_regimes": draw(st.lists(st.sampled_from(regimes), unique=True)),
+            "opens_fast_track": draw(st.booleans()),
+        },
+        "dfars": {
+            "date": f"2025-{6 + draw(st.integers(0, 5)):02d}",
+            "materials": draw(st.lists(st.sampled_from(materials), unique=True)),
+            "p_waiver": draw(maybe_dist(0.0, 1.0)),
+        },
+        "channels": {},
+        "materials": {},
+        "sources": {},
+        "programmes": {},
+        "events": {},
     }
     for c in range(C):
         cfg["channels"][f"c{c}"] = {
-            "fast": c == 1, "lag_months": draw(maybe_dist(1.0, 4.0)),
-            "term_months": draw(maybe_dist(1.0, 12.0)), "p_approve": by_regime(),
+            "fast": c == 1,
+            "lag_months": draw(maybe_dist(1.0, 4.0)),
+            "term_months": draw(maybe_dist(1.0, 12.0)),
+            "p_approve": by_regime(),
             "p_revoke": by_regime(),
             "open_to_military_in": draw(st.lists(st.sampled_from(regimes), unique=True)),
         }
     for m in materials:
         buffer_t = draw(maybe_dist(0.0, 10.0))
         rule = draw(st.sampled_from(["never", "on_shortfall", "from_date"]))
-        stock = {"stockpile_t": draw(maybe_dist(0.0, 10.0)), "release": rule,
-                 "release_t_per_month": draw(maybe_dist(0.0, 3.0)),
-                 "release_lag_months": draw(maybe_dist(0.0, 4.0))}
+        stock = {
+            "stockpile_t": draw(maybe_dist(0.0, 10.0)),
+            "release": rule,
+            "release_t_per_month": draw(maybe_dist(0.0, 3.0)),
+            "release_lag_months": draw(maybe_dist(0.0, 4.0)),
+        }
         if rule == "from_date":
             stock["release_date"] = "2025-07"
         cfg["materials"][m] = {
-            "fast_track": draw(st.booleans()), "leakage": draw(maybe_dist(0.0, 1.0)),
-            "recycling_t": draw(maybe_dist(0.0, 0.5)), "buffer_t": buffer_t,
-            "buffer_cap_t": draw(maybe_dist(0.0, 15.0)), "stockpile": stock,
-            "licence": {f"c{c}": {"flow_t": draw(maybe_dist(0.0, 3.0)),
-                                  "live_at_start_months": draw(maybe_dist(0.0, 6.0))}
-                        for c in range(C)},
+            "fast_track": draw(st.booleans()),
+            "leakage": draw(maybe_dist(0.0, 1.0)),
+            "recycling_t": draw(maybe_dist(0.0, 0.5)),
+            "buffer_t": buffer_t,
+            "buffer_cap_t": draw(maybe_dist(0.0, 15.0)),
+            "stockpile": stock,
+            "licence": {
+                f"c{c}": {
+                    "flow_t": draw(maybe_dist(0.0, 3.0)),
+                    "live_at_start_months": draw(maybe_dist(0.0, 6.0)),
+                }
+                for c in range(C)
+            },
         }
     for k in range(K):
         cfg["sources"][f"s{k}"] = {
             "material": draw(st.sampled_from(materials)),
             "capacity_t_per_year": draw(maybe_dist(0.0, 40.0)),
             "start": f"2025-{6 + draw(st.integers(0, 6)):02d}",
-            "ramp_months": draw(maybe_dist(0.0, 6.0)), "slip_months": draw(maybe_dist(0.0, 6.0)),
-            "yield": draw(maybe_dist(0.0, 1.0)), "p_qualified": draw(maybe_dist(0.0, 1.0)),
+            "ramp_months": draw(maybe_dist(0.0, 6.0)),
+            "slip_months": draw(maybe_dist(0.0, 6.0)),
+            "yield": draw(maybe_dist(0.0, 1.0)),
+            "p_qualified": draw(maybe_dist(0.0, 1.0)),
             "qualification_months": draw(maybe_dist(0.0, 6.0)),
         }
     for p in range(P):
@@ -108,13 +140,18 @@ def configs(draw):
             "units_per_year": draw(maybe_dist(0.0, 240.0)),
             "priority": draw(st.sampled_from(["DX", "DO"])),
             "catch_up": draw(maybe_dist(0.0, 1.0)),
-            "kg_per_unit": {m: draw(maybe_dist(0.0, 100.0)) for m in materials if draw(st.booleans())},
+            "kg_per_unit": {
+                m: draw(maybe_dist(0.0, 100.0)) for m in materials if draw(st.booleans())
+            },
         }
     for e in range(E):
         cfg["events"][f"e{e}"] = {
-            "date": "2025-08", "p_extend": draw(maybe_dist(0.0, 1.0)),
-            "extend_months": draw(maybe_dist(1.0, 4.0)), "max_extensions": draw(st.integers(0, 3)),
-            "p_fire": draw(maybe_dist(0.0, 1.0)), "jump_to": draw(st.sampled_from(regimes)),
+            "date": "2025-08",
+            "p_extend": draw(maybe_dist(0.0, 1.0)),
+            "extend_months": draw(maybe_dist(1.0, 4.0)),
+            "max_extensions": draw(st.integers(0, 3)),
+            "p_fire": draw(maybe_dist(0.0, 1.0)),
+            "jump_to": draw(st.sampled_from(regimes)),
             "matrix": draw(st.sampled_from(["base", "alt"])),
         }
     if draw(st.booleans()):
@@ -122,8 +159,11 @@ def configs(draw):
     return cfg
 
 
-@settings(deadline=None, max_examples=15, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.data_too_large])
+@settings(
+    deadline=None,
+    max_examples=15,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(cfg=configs(), seed=st.integers(0, 2**63 - 1))
 def test_random_config__engine_result_invariants(cfg, seed):
     config = load_config("random.toml", tomli_w.dumps(cfg))
@@ -142,15 +182,20 @@ def test_random_config__engine_result_invariants(cfg, seed):
         assert np.all(np.isfinite(v.values)), v.name
 
 
-@settings(deadline=None, max_examples=15, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.data_too_large])
+@settings(
+    deadline=None,
+    max_examples=15,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(cfg=configs(), seed=st.integers(0, 2**32))
 def test_random_config__allocation_and_stock_invariants_on_every_path(cfg, seed):
     config = load_config("random.toml", tomli_w.dumps(cfg))
     paths = simulate_reference(config, 40, seed, record=True).paths
     need, alloc = paths["need"], paths["allocated"]
     short = need - alloc
-    assert np.all(alloc >= -1e-12) and np.all(short >= -1e-9 * (1 + need))  # allocated + short = need
+    assert np.all(alloc >= -1e-12) and np.all(
+        short >= -1e-9 * (1 + need)
+    )  # allocated + short = need
     assert np.all(paths["buffer"] >= -1e-12) and np.all(paths["stockpile"] >= -1e-12)
     assert np.all(paths["units_short"] >= 0.0) and np.all(paths["shortfall_t"] >= 0.0)
     # material is conserved: what programmes got in a month is at most that month's
@@ -184,7 +229,9 @@ def configs_with_scenarios(draw):
     cfg["scenarios"] = {}
     for i in range(draw(st.integers(2, 3))):
         over: dict = {}
-        for table, name, key, value in draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2)):
+        for table, name, key, value in draw(
+            st.lists(st.sampled_from(pool), min_size=1, max_size=2)
+        ):
             node = over.setdefault(table, {})
             if name is not None:
                 node = node.setdefault(name, {})
@@ -193,8 +240,11 @@ def configs_with_scenarios(draw):
     return cfg
 
 
-@settings(deadline=None, max_examples=20, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.data_too_large])
+@settings(
+    deadline=None,
+    max_examples=20,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(cfg=configs_with_scenarios(), seed=st.integers(0, 2**63 - 1))
 def test_random_config__scenarios_sharing_a_supply_stage_match_computing_it_afresh(cfg, seed):
     """The kernel copies a supply stage from an earlier scenario (its twin) when pack
@@ -207,6 +257,14 @@ def test_random_config__scenarios_sharing_a_supply_stage_match_computing_it_afre
     struct[:, packed.off_i[L.I_TWIN_SOURCES]] = -1
     shared = simulate(config, 600, seed, packed=packed)
     afresh = simulate(config, 600, seed, packed=dataclasses.replace(packed, struct=struct))
-    for f in ("us_sum", "owed_sum", "behind", "exhausted", "regime", "h_us", "h_peak_us",
-              "h_peak_owed"):
+    for f in (
+        "us_sum",
+        "owed_sum",
+        "behind",
+        "exhausted",
+        "regime",
+        "h_us",
+        "h_peak_us",
+        "h_peak_owed",
+    ):
         np.testing.assert_array_equal(getattr(shared, f), getattr(afresh, f), err_msg=f)

@@ -6,6 +6,7 @@ replayed alone from (seed, path index). Checked on configs/base.toml (six scenar
 nine programmes, three materials) with a path count that is not a multiple of the
 chunk.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,7 +27,11 @@ from reriskmc.results import build_dataset
 BASE = Path(__file__).resolve().parents[2] / "configs" / "base.toml"
 N_PATHS = 3000  # not a multiple of CHUNK (512)
 SEED = 20250610
-ARRAYS = [f.name for f in dataclasses.fields(Stats) if f.name not in ("n_paths", "elapsed_s", "compile_s", "kernel_s", "extra")]
+ARRAYS = [
+    f.name
+    for f in dataclasses.fields(Stats)
+    if f.name not in ("n_paths", "elapsed_s", "compile_s", "kernel_s", "extra")
+]
 
 
 @pytest.fixture(scope="module")
@@ -66,21 +71,25 @@ def test_partial_last_chunk_batch_and_group__count_every_path_once(config, packe
     short = simulate(config, n - 3, SEED, packed=packed)
     last = sum(replay_path(config, SEED, i, packed)["units_short"] for i in range(n - 3, n))
     total = stats_.us_sum[..., 0]
-    np.testing.assert_allclose(total - short.us_sum[..., 0], last, rtol=0,
-                               atol=1e-12 * np.abs(total).max())
+    np.testing.assert_allclose(
+        total - short.us_sum[..., 0], last, rtol=0, atol=1e-12 * np.abs(total).max()
+    )
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("block_paths", [512, 1024, 5000, 100_000])
-def test_stats__identical_for_any_threads_and_block_size(config, packed, reference, threads, block_paths):
+def test_stats__identical_for_any_threads_and_block_size(
+    config, packed, reference, threads, block_paths
+):
     other = simulate(config, N_PATHS, SEED, threads=threads, block_paths=block_paths, packed=packed)
     assert_same_stats(reference, other)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("block_paths", [512, 1024])
-def test_sketch_counts__same_when_emptied_into_totals_mid_run(config, packed, reference, threads,
-                                                               block_paths, monkeypatch):
+def test_sketch_counts__same_when_emptied_into_totals_mid_run(
+    config, packed, reference, threads, block_paths, monkeypatch
+):
     """Threads count the monthly sketches in uint16 and add them into wider totals
     only before they could overflow (from 2**16 paths on). With that limit lowered to
     1,024 paths, a 3,000-path run empties them once or more, and must give the same
@@ -117,12 +126,19 @@ def test_a_different_seed__gives_different_results(config, packed, reference):
 
 
 def test_the_same_seed_twice__gives_the_same_results(config, packed, reference):
-    assert_same_stats(reference, simulate(config, N_PATHS, SEED, threads=1, block_paths=CHUNK, packed=packed))
+    assert_same_stats(
+        reference, simulate(config, N_PATHS, SEED, threads=1, block_paths=CHUNK, packed=packed)
+    )
 
 
 @settings(deadline=None, max_examples=10, derandomize=True)
-@given(block_paths=st.integers(min_value=1, max_value=4 * N_PATHS), threads=st.integers(min_value=1, max_value=2))
-def test_stats__identical_for_random_blocks_and_threads(config, packed, reference, block_paths, threads):
+@given(
+    block_paths=st.integers(min_value=1, max_value=4 * N_PATHS),
+    threads=st.integers(min_value=1, max_value=2),
+)
+def test_stats__identical_for_random_blocks_and_threads(
+    config, packed, reference, block_paths, threads
+):
     other = simulate(config, N_PATHS, SEED, threads=threads, block_paths=block_paths, packed=packed)
     assert_same_stats(reference, other)
 
@@ -145,7 +161,12 @@ def test_replay_path__differs_between_paths_and_seeds(config, packed):
 
 
 def test_replay_path__shapes(config, packed):
-    S, P, M, T = len(config.scenarios), len(config.base.programmes), len(config.base.materials), config.base.n_months
+    S, P, M, T = (
+        len(config.scenarios),
+        len(config.base.programmes),
+        len(config.base.materials),
+        config.base.n_months,
+    )
     r = replay_path(config, SEED, 0, packed)
     assert r["units_short"].shape == (S, P, T)
     assert r["shortfall_t"].shape == (S, P, M, T)
@@ -163,8 +184,10 @@ def test_replayed_paths__add_up_to_the_run_statistics(config, packed, n):
     reg = np.stack([p["regime"] for p in paths])  # (n, S, T)
     # float sums: the same values, summed in path order; equal up to rounding
     np.testing.assert_allclose(stats_.us_sum[..., 0] / n, us.mean(axis=0), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(stats_.us_sum[..., 1], (us ** 2).sum(axis=0), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(stats_.owed_sum[..., 0] / n, owed.mean(axis=0), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(stats_.us_sum[..., 1], (us**2).sum(axis=0), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        stats_.owed_sum[..., 0] / n, owed.mean(axis=0), rtol=1e-9, atol=1e-12
+    )
     # counts: exactly
     tol = config.behind_tolerance_units
     behind = np.maximum.accumulate(us > tol, axis=-1).sum(axis=0)
@@ -218,7 +241,7 @@ def test_float_sums__add_the_paths_one_at_a_time_in_path_order(config, packed, n
         total = np.zeros(paths[0][name].shape + (2,))
         for c0 in range(0, n, CHUNK):
             chunk = np.zeros_like(total)
-            for p in paths[c0:c0 + CHUNK]:
+            for p in paths[c0 : c0 + CHUNK]:
                 v = p[name]
                 chunk[..., 0] = chunk[..., 0] + v
                 chunk[..., 1] = chunk[..., 1] + v * v

@@ -8,6 +8,7 @@ everything the stage reads. Here every other block is changed in turn, in a copy
 the base scenario forced to be the base's twin, and the run must equal computing the
 stage afresh: a block the stage reads but the list omits makes them differ.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,12 +26,13 @@ from reriskmc.pack import pack
 BASE = Path(__file__).resolve().parents[2] / "configs" / "base.toml"
 N_PATHS = 600
 SEED = 7
-FIELDS = ("us_sum", "owed_sum", "behind", "exhausted", "regime", "h_us", "h_peak_us",
-          "h_peak_owed")
+FIELDS = ("us_sum", "owed_sum", "behind", "exhausted", "regime", "h_us", "h_peak_us", "h_peak_owed")
 FLOAT_NAMES = [b.split(":")[0] for b in L.FLOAT_BLOCKS]
 INT_NAMES = [b.split(":")[0] for b in L.INT_BLOCKS]
-TWINS = {"china": (L.I_TWIN_CHINA, L.CHINA_FLOATS, L.CHINA_INTS),
-         "sources": (L.I_TWIN_SOURCES, L.SOURCE_FLOATS, L.SOURCE_INTS)}
+TWINS = {
+    "china": (L.I_TWIN_CHINA, L.CHINA_FLOATS, L.CHINA_INTS),
+    "sources": (L.I_TWIN_SOURCES, L.SOURCE_FLOATS, L.SOURCE_INTS),
+}
 
 
 def _new_int(block, old, dims):
@@ -46,8 +48,14 @@ def _new_int(block, old, dims):
         return (old + 1) % 3
     if block == L.I_EV_MAX_EXT:
         return old + 1
-    if block in (L.I_DFARS_MONTH, L.I_EV_MONTH, L.I_RELEASE_MONTH, L.I_SRC_START,
-                 L.I_PROG_START, L.I_PROG_END):
+    if block in (
+        L.I_DFARS_MONTH,
+        L.I_EV_MONTH,
+        L.I_RELEASE_MONTH,
+        L.I_SRC_START,
+        L.I_PROG_START,
+        L.I_PROG_END,
+    ):
         return old // 2
     return 1 - old  # the flags
 
@@ -131,7 +139,11 @@ def test_pack__finds_the_twins_of_the_shipped_scenarios():
     assert [names[i] for i in np.flatnonzero(china == 0)] == ["stockpile_release", "fast_ramp"]
     # the other sources differ in fast_ramp only
     assert [names[i] for i in np.flatnonzero(sources == 0)] == [
-        "chip_concession", "green_channel_military", "talks_breakdown", "stockpile_release"]
+        "chip_concession",
+        "green_channel_military",
+        "talks_breakdown",
+        "stockpile_release",
+    ]
     assert china[0] == -1 and sources[0] == -1
 
 
@@ -163,8 +175,9 @@ def test_copied_draws__give_the_run_that_transforms_every_one():
     packed = pack(config)
     assert (packed.th_same >= 0).any()
     copied = simulate(config, N_PATHS, SEED, packed=packed)
-    afresh = simulate(config, N_PATHS, SEED,
-                      packed=_with_th_same(packed, np.full_like(packed.th_same, -1)))
+    afresh = simulate(
+        config, N_PATHS, SEED, packed=_with_th_same(packed, np.full_like(packed.th_same, -1))
+    )
     for f in FIELDS:
         np.testing.assert_array_equal(getattr(copied, f), getattr(afresh, f), err_msg=f)
 

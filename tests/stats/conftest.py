@@ -10,6 +10,7 @@ Every closed-form comparison in ``test_closed_forms.py`` records a row
 
 ``python tests/stats/ztable.py`` runs the closed-form tests and prints the full table.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,9 @@ class Row:
 class ZRecorder:
     rows: list[Row] = field(default_factory=list)
 
-    def add(self, case: str, expected, measured, se, *, n_paths: int, seed: int,
-            show: bool = True) -> float:
+    def add(
+        self, case: str, expected, measured, se, *, n_paths: int, seed: int, show: bool = True
+    ) -> float:
         """Record one comparison and return its z-score.
 
         ``se == 0`` (a deterministic statistic): z is 0 when the values agree to 1e-9,
@@ -54,8 +56,18 @@ class ZRecorder:
         self.rows.append(Row(case, expected, measured, se, z, int(n_paths), int(seed), show))
         return z
 
-    def add_series(self, case: str, expected, measured, se, *, n_paths: int, seed: int,
-                   show_at=(), label: str = "t") -> np.ndarray:
+    def add_series(
+        self,
+        case: str,
+        expected,
+        measured,
+        se,
+        *,
+        n_paths: int,
+        seed: int,
+        show_at=(),
+        label: str = "t",
+    ) -> np.ndarray:
         """Record a series (e.g. one value per month); rows at indices ``show_at``
         are marked for the printed table. Returns the z-scores."""
         expected = np.broadcast_to(np.asarray(expected, float), np.shape(measured))
@@ -63,9 +75,15 @@ class ZRecorder:
         z = np.empty(np.shape(measured))
         for i in np.ndindex(*np.shape(measured)):
             idx = ",".join(str(j) for j in i)
-            z[i] = self.add(f"{case}[{label}={idx}]", expected[i], np.asarray(measured)[i], se[i],
-                            n_paths=n_paths, seed=seed,
-                            show=(i[0] if len(i) == 1 else i) in show_at)
+            z[i] = self.add(
+                f"{case}[{label}={idx}]",
+                expected[i],
+                np.asarray(measured)[i],
+                se[i],
+                n_paths=n_paths,
+                seed=seed,
+                show=(i[0] if len(i) == 1 else i) in show_at,
+            )
         return z
 
 
@@ -73,12 +91,16 @@ def _table(rows: list[Row]) -> str:
     head = f"{'case':<58} {'expected':>12} {'measured':>12} {'se':>10} {'z':>7}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r.case:<58} {r.expected:>12.6g} {r.measured:>12.6g} {r.se:>10.3g} {r.z:>7.2f}")
+        lines.append(
+            f"{r.case:<58} {r.expected:>12.6g} {r.measured:>12.6g} {r.se:>10.3g} {r.z:>7.2f}"
+        )
     finite = [abs(r.z) for r in rows if math.isfinite(r.z)]
     if finite:
-        lines.append(f"{len(rows)} comparisons; max |z| = {max(finite):.2f}; "
-                     f"share |z| > 2: {np.mean(np.asarray(finite) > 2):.3f}; "
-                     f"non-finite z: {sum(not math.isfinite(r.z) for r in rows)}")
+        lines.append(
+            f"{len(rows)} comparisons; max |z| = {max(finite):.2f}; "
+            f"share |z| > 2: {np.mean(np.asarray(finite) > 2):.3f}; "
+            f"non-finite z: {sum(not math.isfinite(r.z) for r in rows)}"
+        )
     return "\n".join(lines)
 
 
@@ -93,8 +115,13 @@ def zscores() -> ZRecorder:
 def pytest_sessionfinish(session, exitstatus):
     if not _RECORDER.rows:
         return
-    rows = [{k: (v if not isinstance(v, float) or math.isfinite(v) else repr(v))
-             for k, v in asdict(r).items()} for r in _RECORDER.rows]
+    rows = [
+        {
+            k: (v if not isinstance(v, float) or math.isfinite(v) else repr(v))
+            for k, v in asdict(r).items()
+        }
+        for r in _RECORDER.rows
+    ]
     payload = json.dumps(rows, indent=1)
     targets = []
     try:

@@ -12,6 +12,7 @@ All z-scores go to the ``zscores`` recorder (tests/stats/conftest.py): they are 
 in the terminal summary and written to JSON; ``python tests/stats/ztable.py`` prints
 the full table.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,7 +65,9 @@ def p_se(p, n: int):
 def assert_small(z, what: str) -> None:
     z = np.asarray(z, float)
     worst = np.nanmax(np.abs(z)) if z.size else 0.0
-    assert np.all(np.abs(z) < Z_MAX), f"{what}: max |z| = {worst:.2f} at {np.unravel_index(np.argmax(np.abs(z)), z.shape)}"
+    assert np.all(np.abs(z) < Z_MAX), (
+        f"{what}: max |z| = {worst:.2f} at {np.unravel_index(np.argmax(np.abs(z)), z.shape)}"
+    )
 
 
 def assert_exact(measured, expected, what: str, atol: float = 1e-9) -> None:
@@ -108,15 +111,30 @@ def test_a__revocation_gives_a_geometric_time_to_first_shortfall(tmp_path, zscor
     T, n, seed = 36, 20_000, 101
     _, ds = run_case(tmp_path, "a", CASE_A, months=T, n=n, seed=seed)
     p, us = case_a_expected(T)
-    z1 = zscores.add_series("a: P(behind by t), revoke q=0.05", p, ds.p_shortfall.values[0, 0],
-                            p_se(p, n), n_paths=n, seed=seed, show_at=SHOW)
-    z2 = zscores.add_series("a: E[units short at t]", us, ds.units_short_mean.values[0, 0],
-                            ds.units_short_mean_se.values[0, 0], n_paths=n, seed=seed,
-                            show_at=(0, 11, 35))
+    z1 = zscores.add_series(
+        "a: P(behind by t), revoke q=0.05",
+        p,
+        ds.p_shortfall.values[0, 0],
+        p_se(p, n),
+        n_paths=n,
+        seed=seed,
+        show_at=SHOW,
+    )
+    z2 = zscores.add_series(
+        "a: E[units short at t]",
+        us,
+        ds.units_short_mean.values[0, 0],
+        ds.units_short_mean_se.values[0, 0],
+        n_paths=n,
+        seed=seed,
+        show_at=(0, 11, 35),
+    )
     assert_small(z1, "P(behind)")
     assert_small(z2, "units short")
     # one tonne per unit: tonnes owed equal units behind, path by path
-    assert_exact(ds.shortfall_t_mean.values[0, 0, 0], ds.units_short_mean.values[0, 0], "owed = short")
+    assert_exact(
+        ds.shortfall_t_mean.values[0, 0, 0], ds.units_short_mean.values[0, 0], "owed = short"
+    )
 
 
 # =========================================================================== b
@@ -161,17 +179,36 @@ def _check_case_b(ds, p_not_live, label: str, n: int, seed: int, zscores):
     zs = []
     for i, s in enumerate(STARTS):
         before = t < s
-        assert_exact(ds.p_shortfall.values[0, i, before], 0.0, f"{label} from_{s}: behind before start")
-        assert_exact(ds.units_short_mean.values[0, i, before], 0.0, f"{label} from_{s}: short before start")
+        assert_exact(
+            ds.p_shortfall.values[0, i, before], 0.0, f"{label} from_{s}: behind before start"
+        )
+        assert_exact(
+            ds.units_short_mean.values[0, i, before], 0.0, f"{label} from_{s}: short before start"
+        )
         p = np.full(T - s, p_not_live[s])
-        zs.append(zscores.add_series(f"{label}: P(behind), start s={s}", p,
-                                     ds.p_shortfall.values[0, i, s:], p_se(p, n),
-                                     n_paths=n, seed=seed, show_at=(T - s - 1,)))
+        zs.append(
+            zscores.add_series(
+                f"{label}: P(behind), start s={s}",
+                p,
+                ds.p_shortfall.values[0, i, s:],
+                p_se(p, n),
+                n_paths=n,
+                seed=seed,
+                show_at=(T - s - 1,),
+            )
+        )
         us = np.cumsum(p_not_live[s:])
-        zs.append(zscores.add_series(f"{label}: E[units short], start s={s}", us,
-                                     ds.units_short_mean.values[0, i, s:],
-                                     ds.units_short_mean_se.values[0, i, s:], n_paths=n, seed=seed,
-                                     show_at=(T - s - 1,) if s in (0, 3) else ()))
+        zs.append(
+            zscores.add_series(
+                f"{label}: E[units short], start s={s}",
+                us,
+                ds.units_short_mean.values[0, i, s:],
+                ds.units_short_mean_se.values[0, i, s:],
+                n_paths=n,
+                seed=seed,
+                show_at=(T - s - 1,) if s in (0, 3) else (),
+            )
+        )
     assert_small(np.concatenate(zs), label)
 
 
@@ -207,8 +244,12 @@ ndfeb = 1000.0
 """
 
 
-@pytest.mark.parametrize("L,term_written,TERM", [(2, 3.0, 3), (1, 2.5, 3), (3, 1.0, 1), (1, 4.4, 4)])
-def test_c__renewal_cycle_is_live_T_months_of_every_T_plus_L(tmp_path, zscores, L, term_written, TERM):
+@pytest.mark.parametrize(
+    "L,term_written,TERM", [(2, 3.0, 3), (1, 2.5, 3), (3, 1.0, 1), (1, 4.4, 4)]
+)
+def test_c__renewal_cycle_is_live_T_months_of_every_T_plus_L(
+    tmp_path, zscores, L, term_written, TERM
+):
     # (the term is rounded half up: 2.5 -> 3, 4.4 -> 4)
     T, n, seed = 24, 1000, 303
     _, ds = run_case(tmp_path, "c", case_c_body(float(L), term_written), months=T, n=n, seed=seed)
@@ -216,16 +257,29 @@ def test_c__renewal_cycle_is_live_T_months_of_every_T_plus_L(tmp_path, zscores, 
     live = (t >= L) & ((t - L) % (TERM + L) < TERM)
     us = np.cumsum(~live).astype(float)
     measured = ds.units_short_mean.values[0, 0]
-    zscores.add_series(f"c: units short, lag {L} term {term_written:g} (determ.)", us, measured, 0.0,
-                       n_paths=n, seed=seed, show_at=(0, 4, 9, 23))
+    zscores.add_series(
+        f"c: units short, lag {L} term {term_written:g} (determ.)",
+        us,
+        measured,
+        0.0,
+        n_paths=n,
+        seed=seed,
+        show_at=(0, 4, 9, 23),
+    )
     assert_exact(measured, us, "units short")
     assert np.all(ds.units_short_mean_se.values[0, 0] < 1e-6)
     assert_exact(ds.p_shortfall.values[0, 0], 1.0, "behind from month 0")
     # the covered months, read back from the increments of the mean: T of every T + L
     covered = 1.0 - np.diff(np.concatenate([[0.0], measured]))
-    cycles = covered[L:L + 4 * (TERM + L)]
-    zscores.add(f"c: share of covered months, lag {L} term {term_written:g}", TERM / (TERM + L), cycles.mean(), 0.0,
-                n_paths=n, seed=seed)
+    cycles = covered[L : L + 4 * (TERM + L)]
+    zscores.add(
+        f"c: share of covered months, lag {L} term {term_written:g}",
+        TERM / (TERM + L),
+        cycles.mean(),
+        0.0,
+        n_paths=n,
+        seed=seed,
+    )
     assert cycles.mean() == pytest.approx(TERM / (TERM + L), abs=1e-9)
     # every path has the same value: each quantile is it, within the sketch's accuracy
     q = ds.units_short_quantile.values[0, 0]  # (month, quantile)
@@ -248,7 +302,7 @@ def p_live_stochastic_lag(lag: float, term: int, T: int) -> np.ndarray:
         for d_lag, pl in lags.items():
             d = a + d_lag
             w = p_app[a] * pl
-            p_live[d:min(d + term, T)] += w
+            p_live[d : min(d + term, T)] += w
             if d + term <= T:
                 p_app[d + term] += w
     return p_live
@@ -261,9 +315,15 @@ def test_c2__stochastically_rounded_lag_renewal(tmp_path, zscores):
     # the exact law reaches the renewal-reward limit T / (T + E[lag]) in the long run
     assert abs(p_live_stochastic_lag(LAG, TERM, 600)[-200:].mean() - TERM / (TERM + LAG)) < 1e-3
     us = np.cumsum(1.0 - p_live)
-    z = zscores.add_series("c2: E[units short], lag 1.5 (stoch.) term 3", us,
-                           ds.units_short_mean.values[0, 0], ds.units_short_mean_se.values[0, 0],
-                           n_paths=n, seed=seed, show_at=(3, 5, 11, 23, 35))
+    z = zscores.add_series(
+        "c2: E[units short], lag 1.5 (stoch.) term 3",
+        us,
+        ds.units_short_mean.values[0, 0],
+        ds.units_short_mean_se.values[0, 0],
+        n_paths=n,
+        seed=seed,
+        show_at=(3, 5, 11, 23, 35),
+    )
     assert_small(z, "c2")
     assert_exact(ds.p_shortfall.values[0, 0], 1.0, "behind from month 0")
 
@@ -352,11 +412,25 @@ def test_d__stock_depletion_at_a_known_rate(tmp_path, zscores):
     expect["f"] = (6, 1, np.array([0, 1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6], float))
     for i, name in enumerate(("a", "b", "c", "e", "f")):
         exhausted, behind, us = expect[name]
-        zscores.add(f"d: month stock {name} exhausted", exhausted,
-                    int(np.argmax(ds.p_stock_exhausted.values[0, i] > 0.5)), 0.0, n_paths=n, seed=seed)
-        zscores.add(f"d: month programme on {name} behind", behind,
-                    int(np.argmax(ds.p_shortfall.values[0, i] > 0.5)), 0.0, n_paths=n, seed=seed)
-        assert_exact(ds.p_stock_exhausted.values[0, i], (t >= exhausted).astype(float), f"{name}: exhausted")
+        zscores.add(
+            f"d: month stock {name} exhausted",
+            exhausted,
+            int(np.argmax(ds.p_stock_exhausted.values[0, i] > 0.5)),
+            0.0,
+            n_paths=n,
+            seed=seed,
+        )
+        zscores.add(
+            f"d: month programme on {name} behind",
+            behind,
+            int(np.argmax(ds.p_shortfall.values[0, i] > 0.5)),
+            0.0,
+            n_paths=n,
+            seed=seed,
+        )
+        assert_exact(
+            ds.p_stock_exhausted.values[0, i], (t >= exhausted).astype(float), f"{name}: exhausted"
+        )
         assert_exact(ds.p_shortfall.values[0, i], (t >= behind).astype(float), f"{name}: behind")
         assert_exact(ds.units_short_mean.values[0, i], us, f"{name}: units short")
         assert_exact(ds.shortfall_t_mean.values[0, i, i], d * us, f"{name}: tonnes owed")
@@ -368,14 +442,28 @@ def test_d__stock_depletion_at_a_known_rate(tmp_path, zscores):
     # programmes share the supply pro rata: 0.125 units short each in month 6, then
     # 0.25 more a month
     us_g = np.where(t < 6, 0.0, 0.125 + 0.25 * (t - 6))
-    zscores.add("d: month stock g (capped buffer) exhausted", 6,
-                int(np.argmax(ds.p_stock_exhausted.values[0, 5] > 0.5)), 0.0, n_paths=n, seed=seed)
+    zscores.add(
+        "d: month stock g (capped buffer) exhausted",
+        6,
+        int(np.argmax(ds.p_stock_exhausted.values[0, 5] > 0.5)),
+        0.0,
+        n_paths=n,
+        seed=seed,
+    )
     assert_exact(ds.p_stock_exhausted.values[0, 5], (t >= 6).astype(float), "g: exhausted")
     for i in (5, 6):
-        assert_exact(ds.p_shortfall.values[0, i], (t >= 6).astype(float), f"g: programme {i} behind")
+        assert_exact(
+            ds.p_shortfall.values[0, i], (t >= 6).astype(float), f"g: programme {i} behind"
+        )
         assert_exact(ds.units_short_mean.values[0, i], us_g, f"g: programme {i} units short")
-    zscores.add("d: units short of xa at month 11", 12 - 3.75, ds.units_short_mean.values[0, 0, 11], 0.0,
-                n_paths=n, seed=seed)
+    zscores.add(
+        "d: units short of xa at month 11",
+        12 - 3.75,
+        ds.units_short_mean.values[0, 0, 11],
+        0.0,
+        n_paths=n,
+        seed=seed,
+    )
 
 
 # Supply accounting (3.4 leakage, 3.5 ramps, recycling): demand 2 t/month and
@@ -414,8 +502,15 @@ def test_d2__supply_from_leakage_recycling_and_a_ramping_source(tmp_path, zscore
     _, ds = run_case(tmp_path, "d2", CASE_SUPPLY, months=T, n=n, seed=seed)
     supply = np.array([0.5, 1.5, 1.5, 1.75, 2.0, 2.0, 2.0, 2.0])
     owed = np.cumsum(2.0 - supply)
-    zscores.add_series("d2: tonnes owed (deterministic)", owed, ds.shortfall_t_mean.values[0, 0, 0], 0.0,
-                       n_paths=n, seed=seed, show_at=(0, 3, 7))
+    zscores.add_series(
+        "d2: tonnes owed (deterministic)",
+        owed,
+        ds.shortfall_t_mean.values[0, 0, 0],
+        0.0,
+        n_paths=n,
+        seed=seed,
+        show_at=(0, 3, 7),
+    )
     assert_exact(ds.shortfall_t_mean.values[0, 0, 0], owed, "owed")
     assert_exact(ds.units_short_mean.values[0, 0], owed / 2.0, "units short")
 
@@ -481,8 +576,15 @@ def test_d3__catch_up_priorities_and_kits(tmp_path, zscores):
         "kit: b owed": (owed[4, 3], 0.5 * (t + 1)),
     }
     for label, (measured, expected) in expect.items():
-        zscores.add_series(f"d3: {label} (deterministic)", expected, measured, 0.0, n_paths=n, seed=seed,
-                           show_at=(T - 1,) if label != "catch-up backlog" else (3, 8))
+        zscores.add_series(
+            f"d3: {label} (deterministic)",
+            expected,
+            measured,
+            0.0,
+            n_paths=n,
+            seed=seed,
+            show_at=(T - 1,) if label != "catch-up backlog" else (3, 8),
+        )
         assert_exact(measured, expected, label)
 
 
@@ -537,12 +639,29 @@ def test_e__two_state_chain_follows_its_t_step_law(tmp_path, zscores):
         measured = ds.p_regime.values[s]  # (regime, month)
         assert_exact(measured.sum(axis=0), 1.0, "shares sum to 1")
         assert_exact(measured[:, 0], np.eye(2)[start], "month 0 is the initial regime")
-        zs.append(zscores.add_series(f"e: P(calm at t), start {('calm', 'storm')[start]}",
-                                     law[1:, 0], measured[0, 1:], p_se(law[1:, 0], n),
-                                     n_paths=n, seed=seed, show_at=(0, 4, 10, 34)))
-        zs.append([zscores.add(f"e: stationary P(calm)={stationary[0]:.2f}, start {start}, last month",
-                               stationary[0], measured[0, -1], p_se(stationary[0], n),
-                               n_paths=n, seed=seed)])
+        zs.append(
+            zscores.add_series(
+                f"e: P(calm at t), start {('calm', 'storm')[start]}",
+                law[1:, 0],
+                measured[0, 1:],
+                p_se(law[1:, 0], n),
+                n_paths=n,
+                seed=seed,
+                show_at=(0, 4, 10, 34),
+            )
+        )
+        zs.append(
+            [
+                zscores.add(
+                    f"e: stationary P(calm)={stationary[0]:.2f}, start {start}, last month",
+                    stationary[0],
+                    measured[0, -1],
+                    p_se(stationary[0], n),
+                    n_paths=n,
+                    seed=seed,
+                )
+            ]
+        )
     assert_small(np.concatenate(zs), "regime law")
 
 
@@ -559,8 +678,14 @@ units_per_year = {dist = "uniform", low = 10.0, high = 50.0}
 kg_per_unit = {m = 1000.0}
 """
     _, ds = run_case(tmp_path, "f1", body, months=T, n=n, seed=seed)
-    zscores.add("f1: max units short, U(10,50)/yr, ample supply", 0.0,
-                ds.units_short_mean.values.max(), 0.0, n_paths=n, seed=seed)
+    zscores.add(
+        "f1: max units short, U(10,50)/yr, ample supply",
+        0.0,
+        ds.units_short_mean.values.max(),
+        0.0,
+        n_paths=n,
+        seed=seed,
+    )
     assert_exact(ds.units_short_mean.values, 0.0, "units short")
     assert_exact(ds.p_shortfall.values, 0.0, "behind")
     assert_exact(ds.shortfall_t_mean.values, 0.0, "owed")
@@ -583,11 +708,26 @@ kg_per_unit = {m = 1000.0}
     _, ds = run_case(tmp_path, "f1b", body, months=T, n=n, seed=seed)
     t = np.arange(T)
     p = 0.5 - 1e-6 / (2.0 * (t + 1))  # behind once (t+1)(R-2) exceeds the tolerance
-    zs = [zscores.add_series("f1b: P(behind), R~U(1,3), supply 2", p, ds.p_shortfall.values[0, 0],
-                             p_se(p, n), n_paths=n, seed=seed, show_at=(0, 11)),
-          zscores.add_series("f1b: E[units short] = (t+1)/4", 0.25 * (t + 1),
-                             ds.units_short_mean.values[0, 0], ds.units_short_mean_se.values[0, 0],
-                             n_paths=n, seed=seed, show_at=(0, 11))]
+    zs = [
+        zscores.add_series(
+            "f1b: P(behind), R~U(1,3), supply 2",
+            p,
+            ds.p_shortfall.values[0, 0],
+            p_se(p, n),
+            n_paths=n,
+            seed=seed,
+            show_at=(0, 11),
+        ),
+        zscores.add_series(
+            "f1b: E[units short] = (t+1)/4",
+            0.25 * (t + 1),
+            ds.units_short_mean.values[0, 0],
+            ds.units_short_mean_se.values[0, 0],
+            n_paths=n,
+            seed=seed,
+            show_at=(0, 11),
+        ),
+    ]
     qs = list(ds["quantile"].values)
     for level in (0.75, 0.95):
         qi = qs.index(level)
@@ -596,9 +736,18 @@ kg_per_unit = {m = 1000.0}
             density = 1.0 / (2.0 * (tt + 1))
             se = math.sqrt(level * (1 - level) / n) / density
             se = math.hypot(se, QUANTILE_REL * x)  # sampling error and the sketch's
-            zs.append([zscores.add(f"f1b: {level:.2f}-quantile of units short, t={tt}", x,
-                                   ds.units_short_quantile.values[0, 0, tt, qi], se,
-                                   n_paths=n, seed=seed)])
+            zs.append(
+                [
+                    zscores.add(
+                        f"f1b: {level:.2f}-quantile of units short, t={tt}",
+                        x,
+                        ds.units_short_quantile.values[0, 0, tt, qi],
+                        se,
+                        n_paths=n,
+                        seed=seed,
+                    )
+                ]
+            )
     assert_small(np.concatenate(zs), "f1b")
 
 
@@ -621,20 +770,52 @@ kg_per_unit = {{m = 1000.0}}
     t = np.arange(T)
     F = B.cdf(t + 1.0)
     us = np.array([integrate.quad(B.cdf, 0.0, x, points=[lo, mode, hi])[0] for x in t + 1.0])
-    zs = [zscores.add_series("f2: P(stock exhausted by t) = F_tri(t+1)", F, ds.p_stock_exhausted.values[0, 0],
-                             p_se(F, n), n_paths=n, seed=seed, show_at=(1, 4, 7, 10)),
-          zscores.add_series("f2: P(behind by t) = F_tri(t+1)", F, ds.p_shortfall.values[0, 0],
-                             p_se(F, n), n_paths=n, seed=seed, show_at=(4,)),
-          zscores.add_series("f2: E[units short] = int F", us, ds.units_short_mean.values[0, 0],
-                             ds.units_short_mean_se.values[0, 0], n_paths=n, seed=seed, show_at=(4, 13))]
+    zs = [
+        zscores.add_series(
+            "f2: P(stock exhausted by t) = F_tri(t+1)",
+            F,
+            ds.p_stock_exhausted.values[0, 0],
+            p_se(F, n),
+            n_paths=n,
+            seed=seed,
+            show_at=(1, 4, 7, 10),
+        ),
+        zscores.add_series(
+            "f2: P(behind by t) = F_tri(t+1)",
+            F,
+            ds.p_shortfall.values[0, 0],
+            p_se(F, n),
+            n_paths=n,
+            seed=seed,
+            show_at=(4,),
+        ),
+        zscores.add_series(
+            "f2: E[units short] = int F",
+            us,
+            ds.units_short_mean.values[0, 0],
+            ds.units_short_mean_se.values[0, 0],
+            n_paths=n,
+            seed=seed,
+            show_at=(4, 13),
+        ),
+    ]
     qs = list(ds["quantile"].values)
     for level in (0.25, 0.5, 0.75):
         b = B.ppf(1.0 - level)
         x = T - b  # level-quantile of the peak, T - B
         se = math.hypot(math.sqrt(level * (1 - level) / n) / B.pdf(b), QUANTILE_REL * x)
-        zs.append([zscores.add(f"f2: {level:.2f}-quantile of peak units short", x,
-                               ds.units_short_peak_quantile.values[0, 0, qs.index(level)], se,
-                               n_paths=n, seed=seed)])
+        zs.append(
+            [
+                zscores.add(
+                    f"f2: {level:.2f}-quantile of peak units short",
+                    x,
+                    ds.units_short_peak_quantile.values[0, 0, qs.index(level)],
+                    se,
+                    n_paths=n,
+                    seed=seed,
+                )
+            ]
+        )
     assert_small(np.concatenate(zs), "f2")
 
 
@@ -642,10 +823,17 @@ def test_f3__beta_approval_is_a_beta_mixture_of_geometric_laws(tmp_path, zscores
     # case b with A ~ beta(2, 3): P(K > j) = E[(1-A)^j] = prod_{i<j} (3+i)/(5+i)
     T, n, seed = 24, 20_000, 609
     a, b = 2.0, 3.0
-    _, ds = run_case(tmp_path, "f3", case_b_body(f'{{dist = "beta", a = {a}, b = {b}}}'),
-                     months=T, n=n, seed=seed)
-    p_not_live = np.array([1.0] + [float(np.prod((b + np.arange(k)) / (a + b + np.arange(k))))
-                                    for k in range(1, T)])
+    _, ds = run_case(
+        tmp_path,
+        "f3",
+        case_b_body(f'{{dist = "beta", a = {a}, b = {b}}}'),
+        months=T,
+        n=n,
+        seed=seed,
+    )
+    p_not_live = np.array(
+        [1.0] + [float(np.prod((b + np.arange(k)) / (a + b + np.arange(k)))) for k in range(1, T)]
+    )
     _check_case_b(ds, p_not_live, "f3: approve ~ beta(2,3), lag 1", n, seed, zscores)
 
 
@@ -676,10 +864,26 @@ kg_per_unit = {a = 1000.0, b = 2000.0}
     _, ds = run_case(tmp_path, "f4", body, months=T, n=n, seed=seed)
     t = np.arange(T)
     p = np.minimum(1.0, (t + 0.5) / 10.0)
-    zs = [zscores.add_series("f4: P(behind), licence live U(0,10) months", p, ds.p_shortfall.values[0, 0],
-                             p_se(p, n), n_paths=n, seed=seed, show_at=(0, 4, 9)),
-          zscores.add_series("f4: same, two licences from one draw", p, ds.p_shortfall.values[0, 1],
-                             p_se(p, n), n_paths=n, seed=seed, show_at=(0, 4, 9))]
+    zs = [
+        zscores.add_series(
+            "f4: P(behind), licence live U(0,10) months",
+            p,
+            ds.p_shortfall.values[0, 0],
+            p_se(p, n),
+            n_paths=n,
+            seed=seed,
+            show_at=(0, 4, 9),
+        ),
+        zscores.add_series(
+            "f4: same, two licences from one draw",
+            p,
+            ds.p_shortfall.values[0, 1],
+            p_se(p, n),
+            n_paths=n,
+            seed=seed,
+            show_at=(0, 4, 9),
+        ),
+    ]
     assert_small(np.concatenate(zs), "f4")
 
 
@@ -724,8 +928,15 @@ def test_h1__extended_deadline_fires_at_a_truncated_geometric_month(tmp_path, zs
     pk = {0: 0.5, 1: 0.25, 2: 0.125, 3: 0.125}
     t = np.arange(T)
     p = np.array([0.8 * sum(v for k, v in pk.items() if 2 + 3 * k <= tt) for tt in t])
-    z = zscores.add_series("h1: P(storm at t), event with extensions", p, ds.p_regime.values[0, 1],
-                           p_se(p, n), n_paths=n, seed=seed, show_at=(2, 5, 8, 11))
+    z = zscores.add_series(
+        "h1: P(storm at t), event with extensions",
+        p,
+        ds.p_regime.values[0, 1],
+        p_se(p, n),
+        n_paths=n,
+        seed=seed,
+        show_at=(2, 5, 8, 11),
+    )
     assert_small(z, "h1")
 
 
@@ -768,9 +979,17 @@ kg_per_unit = {{m = 1000.0}}
     for i, s in enumerate(starts):
         p_behind = (1 - c) ** (s + 1)
         p = np.where(t < s, 0.0, np.where(t < dfars, p_behind, 1.0 - (1.0 - p_behind) * w))
-        zs.append(zscores.add_series(f"h2: P(behind), concession c=0.2, start {s}, DFARS m10",
-                                     p, ds.p_shortfall.values[0, i], p_se(p, n), n_paths=n, seed=seed,
-                                     show_at=(s, dfars)))
+        zs.append(
+            zscores.add_series(
+                f"h2: P(behind), concession c=0.2, start {s}, DFARS m10",
+                p,
+                ds.p_shortfall.values[0, i],
+                p_se(p, n),
+                n_paths=n,
+                seed=seed,
+                show_at=(s, dfars),
+            )
+        )
     assert_small(np.concatenate(zs), "h2")
 
 
@@ -812,12 +1031,26 @@ kg_per_unit = {m = 1000.0}
     t = np.arange(T)
     p_storm = np.where(t <= 3, 0.0, 1.0 - 0.8 ** np.maximum(t - 3, 0))
     us = 1.0 + np.concatenate([[0.0], np.cumsum(1.0 - p_storm[1:])])
-    zs = [zscores.add_series("h3: P(storm at t) after a matrix switch in month 3", p_storm,
-                             ds.p_regime.values[0, 1], p_se(p_storm, n), n_paths=n, seed=seed,
-                             show_at=(3, 4, 8, 15)),
-          zscores.add_series("h3: E[units short], channel open in storm only", us,
-                             ds.units_short_mean.values[0, 0], ds.units_short_mean_se.values[0, 0],
-                             n_paths=n, seed=seed, show_at=(4, 15))]
+    zs = [
+        zscores.add_series(
+            "h3: P(storm at t) after a matrix switch in month 3",
+            p_storm,
+            ds.p_regime.values[0, 1],
+            p_se(p_storm, n),
+            n_paths=n,
+            seed=seed,
+            show_at=(3, 4, 8, 15),
+        ),
+        zscores.add_series(
+            "h3: E[units short], channel open in storm only",
+            us,
+            ds.units_short_mean.values[0, 0],
+            ds.units_short_mean_se.values[0, 0],
+            n_paths=n,
+            seed=seed,
+            show_at=(4, 15),
+        ),
+    ]
     assert_small(np.concatenate(zs), "h3")
 
 
@@ -840,8 +1073,15 @@ def test_g1__four_times_the_paths_halves_the_standard_error(tmp_path, zscores):
             r = large[name].values[0, 0, t] / small[name].values[0, 0, t]
             ratios.append(r)
             # se column: a quarter of the 10% tolerance, so that |z| < 4 is the criterion
-            zscores.add(f"g1: se ratio 20k/5k, {name} t={t} (se:=tol/4)", 0.5, r, 0.0125,
-                        n_paths=20_000, seed=seed, show=t in (11, 35))
+            zscores.add(
+                f"g1: se ratio 20k/5k, {name} t={t} (se:=tol/4)",
+                0.5,
+                r,
+                0.0125,
+                n_paths=20_000,
+                seed=seed,
+                show=t in (11, 35),
+            )
     assert np.all(np.abs(np.asarray(ratios) / 0.5 - 1.0) < 0.10), ratios
 
 
@@ -852,17 +1092,27 @@ def test_g2__two_seeds_agree_within_their_standard_errors(tmp_path, zscores):
     path_e.write_text(HEAD_TWO.format(name="g_e", months=36) + CASE_E, encoding="utf-8")
     cfg_e = load_config(path_e)
     zs = []
-    for cfg, picks in ((cfg_a, (("p_shortfall", (0, 0, 5)), ("p_shortfall", (0, 0, 20)),
-                                ("units_short_mean", (0, 0, 10)), ("units_short_mean", (0, 0, 35)),
-                                ("shortfall_t_mean", (0, 0, 0, 20)))),
-                       (cfg_e, (("p_regime", (0, 0, 3)), ("p_regime", (0, 1, 30)),
-                                ("p_regime", (1, 0, 12))))):
+    for cfg, picks in (
+        (
+            cfg_a,
+            (
+                ("p_shortfall", (0, 0, 5)),
+                ("p_shortfall", (0, 0, 20)),
+                ("units_short_mean", (0, 0, 10)),
+                ("units_short_mean", (0, 0, 35)),
+                ("shortfall_t_mean", (0, 0, 0, 20)),
+            ),
+        ),
+        (cfg_e, (("p_regime", (0, 0, 3)), ("p_regime", (0, 1, 30)), ("p_regime", (1, 0, 12)))),
+    ):
         d1 = build_dataset(cfg, simulate(cfg, n, 11), 11)
         d2 = build_dataset(cfg, simulate(cfg, n, 22), 22)
         for name, idx in picks:
             a, b = d1[name].values[idx], d2[name].values[idx]
             se = math.hypot(d1[f"{name}_se"].values[idx], d2[f"{name}_se"].values[idx])
-            zs.append(zscores.add(f"g2: seed 11 vs 22, {name}{list(idx)}", a, b, se, n_paths=n, seed=22))
+            zs.append(
+                zscores.add(f"g2: seed 11 vs 22, {name}{list(idx)}", a, b, se, n_paths=n, seed=22)
+            )
     assert_small(zs, "two seeds")
 
 
@@ -877,15 +1127,23 @@ def test_g3__reported_standard_errors_are_the_sample_sd_over_root_n(zscores):
     n, seed = 200, 803
     ds = build_dataset(cfg, simulate(cfg, n, seed), seed)
     packed = pack(cfg)
-    us = np.stack([replay_path(cfg, seed, i, packed)["units_short"] for i in range(n)])  # (n, S, P, T)
+    us = np.stack(
+        [replay_path(cfg, seed, i, packed)["units_short"] for i in range(n)]
+    )  # (n, S, P, T)
     np.testing.assert_allclose(ds.units_short_mean.values, us.mean(axis=0), rtol=1e-9, atol=1e-9)
     sd = us.std(axis=0, ddof=1) / math.sqrt(n)
     np.testing.assert_allclose(ds.units_short_mean_se.values, sd, rtol=1e-6, atol=1e-9)
     behind = np.maximum.accumulate(us > cfg.behind_tolerance_units, axis=-1).mean(axis=0)
     np.testing.assert_allclose(ds.p_shortfall.values, behind, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ds.p_shortfall_se.values, p_se(behind, n), rtol=1e-12, atol=1e-15)
-    zscores.add("g3: max |se - sd/sqrt(n)| on base.toml (200 paths)", 0.0,
-                float(np.abs(ds.units_short_mean_se.values - sd).max()), 0.0, n_paths=n, seed=seed)
+    zscores.add(
+        "g3: max |se - sd/sqrt(n)| on base.toml (200 paths)",
+        0.0,
+        float(np.abs(ds.units_short_mean_se.values - sd).max()),
+        0.0,
+        n_paths=n,
+        seed=seed,
+    )
 
 
 def test_g4__spread_across_seeds_matches_the_reported_standard_errors(tmp_path, zscores):
@@ -905,6 +1163,12 @@ def test_g4__spread_across_seeds_matches_the_reported_standard_errors(tmp_path, 
     for name, idx in picks:
         x, se = np.asarray(vals[name]), np.asarray(ses[name])
         chi2 = float(np.sum(((x - x.mean()) / se) ** 2))
-        zscores.add(f"g4: chi2({k - 1}) of {k} seeds, {name}{list(idx)}", k - 1, chi2,
-                    math.sqrt(2 * (k - 1)), n_paths=n, seed=9000)
+        zscores.add(
+            f"g4: chi2({k - 1}) of {k} seeds, {name}{list(idx)}",
+            k - 1,
+            chi2,
+            math.sqrt(2 * (k - 1)),
+            n_paths=n,
+            seed=9000,
+        )
         assert lo < chi2 < hi, (name, chi2, lo, hi)

@@ -4,6 +4,7 @@ Both implement docs/model.md; they use different random-number generators, so th
 must agree in distribution: every mean and probability of configs/base.toml, in every
 scenario, month, programme and material, within its Monte Carlo error.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -47,5 +48,7 @@ def test_kernel__agrees_with_reference_within_monte_carlo_error(both, name, ref_
     z = (a - b) / np.sqrt(se_a**2 + se_b**2 + floor**2)
     # thousands of correlated comparisons: the largest |z| of that many normals stays
     # below 5; a modelling difference shows up as whole blocks of large z
-    assert np.abs(z).max() < 5.0, f"max |z| = {np.abs(z).max():.2f} at {np.unravel_index(np.abs(z).argmax(), z.shape)}"
+    assert np.abs(z).max() < 5.0, (
+        f"max |z| = {np.abs(z).max():.2f} at {np.unravel_index(np.abs(z).argmax(), z.shape)}"
+    )
     assert (np.abs(z) > 3.0).mean() < 0.01

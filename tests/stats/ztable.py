@@ -9,6 +9,7 @@ The rows come from the ``zscores`` recorder of tests/stats/conftest.py; running
 ``pytest tests/stats`` also writes them to ``closed_form_zscores.json`` in pytest's base
 temporary directory (and to ``$RERISKMC_ZSCORES_JSON`` if set).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,11 +25,13 @@ HERE = Path(__file__).resolve().parent
 
 
 def _z(v) -> float:
-    return float(v)  # non-finite values are stored as the strings 'inf' / '-inf' 
+    return float(v)  # non-finite values are stored as the strings 'inf' / '-inf'
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--json", type=Path, help="read this JSON file instead of running the tests")
     ap.add_argument("--shown", action="store_true", help="only the rows marked for the summary")
     ap.add_argument("--csv", action="store_true", help="comma-separated output")
@@ -39,9 +42,20 @@ def main(argv=None) -> int:
     if path is None:
         path = Path(tempfile.mkdtemp()) / "zscores.json"
         env = dict(os.environ, RERISKMC_ZSCORES_JSON=str(path))
-        rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                              str(HERE / "test_closed_forms.py")], env=env,
-                             stdout=subprocess.DEVNULL, cwd=HERE.parents[1])
+        rc = subprocess.call(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                str(HERE / "test_closed_forms.py"),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            cwd=HERE.parents[1],
+        )
         if not path.exists():
             print("the tests wrote no z-scores (pytest exit code %d)" % rc, file=sys.stderr)
             return rc or 1
@@ -51,19 +65,25 @@ def main(argv=None) -> int:
     if args.csv:
         print("case,expected,measured,se,z,n_paths,seed")
         for r in rows:
-            print(f"\"{r['case']}\",{r['expected']!r},{r['measured']!r},{r['se']!r},{r['z']!r},{r['n_paths']},{r['seed']}")
+            print(
+                f'"{r["case"]}",{r["expected"]!r},{r["measured"]!r},{r["se"]!r},{r["z"]!r},{r["n_paths"]},{r["seed"]}'
+            )
     else:
         w = max(len(r["case"]) for r in rows)
         print(f"{'case':<{w}}  {'expected':>12} {'measured':>12} {'se':>10} {'z':>7}")
         for r in rows:
-            print(f"{r['case']:<{w}}  {float(r['expected']):>12.6g} {float(r['measured']):>12.6g} "
-                  f"{float(r['se']):>10.3g} {_z(r['z']):>7.2f}")
+            print(
+                f"{r['case']:<{w}}  {float(r['expected']):>12.6g} {float(r['measured']):>12.6g} "
+                f"{float(r['se']):>10.3g} {_z(r['z']):>7.2f}"
+            )
         zs = [abs(_z(r["z"])) for r in rows]
         finite = [z for z in zs if math.isfinite(z)]
         stoch = [abs(_z(r["z"])) for r in rows if float(r["se"]) > 0]
-        print(f"\n{len(rows)} rows ({len(stoch)} stochastic); max |z| = {max(finite):.2f}; "
-              f"share of stochastic rows with |z| > 2: {sum(z > 2 for z in stoch) / max(1, len(stoch)):.3f} "
-              f"(rows of a series share their paths, so they are correlated); non-finite z: {len(zs) - len(finite)}")
+        print(
+            f"\n{len(rows)} rows ({len(stoch)} stochastic); max |z| = {max(finite):.2f}; "
+            f"share of stochastic rows with |z| > 2: {sum(z > 2 for z in stoch) / max(1, len(stoch)):.3f} "
+            f"(rows of a series share their paths, so they are correlated); non-finite z: {len(zs) - len(finite)}"
+        )
     if rc:
         print(f"(pytest exit code {rc}: some checks failed)", file=sys.stderr)
     return rc

@@ -1,4 +1,5 @@
 """The tabulated quantile functions of bounded distributions (beta, pert)."""
+
 from __future__ import annotations
 
 import warnings

@@ -1,4 +1,5 @@
 """The block kernel is compiled on the promise that no two of its arrays overlap."""
+
 import numpy as np
 import pytest
 

@@ -4,6 +4,7 @@ Each case is a tiny config written to ``tmp_path``; the expected values are work
 by hand from ``docs/model.md``. Statistical cases use a fixed seed and allow four
 standard errors.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,7 +48,9 @@ def test_reference__behind_in_the_month_the_stock_runs_out(tmp_path):
     # no supply; 10 t of contractor inventory; 1 unit/month at 2 t/unit: the buffer
     # covers months 0-4 exactly, is empty at the end of month 4 and the programme
     # is behind from month 5 on, one more unit each month
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [channels.military]
 [materials.a]
 buffer_t = 10.0
@@ -55,7 +58,8 @@ buffer_t = 10.0
 units_per_year = 12.0
 [programmes.x.kg_per_unit]
 a = 2000.0
-""")
+""",
+    )
     res = simulate_reference(cfg, 5, seed=1, record=True)
     t = np.arange(12)
     np.testing.assert_array_equal(res.p_shortfall[0, 0], (t >= 5).astype(float))
@@ -63,7 +67,9 @@ a = 2000.0
     np.testing.assert_allclose(res.units_short_mean[0, 0], np.maximum(0, t - 4))
     np.testing.assert_allclose(res.units_short_se[0, 0], 0.0)
     np.testing.assert_allclose(res.shortfall_t_mean[0, 0, 0], 2.0 * np.maximum(0, t - 4))
-    np.testing.assert_allclose(res.paths["buffer"][0, :, 0], np.tile(np.maximum(0, 8.0 - 2 * t), (5, 1)))
+    np.testing.assert_allclose(
+        res.paths["buffer"][0, :, 0], np.tile(np.maximum(0, 8.0 - 2 * t), (5, 1))
+    )
     np.testing.assert_allclose(res.peak_units_short[0, :, 0], 7.0)
     np.testing.assert_allclose(res.peak_shortfall_t[0, :, 0, 0], 14.0)
 
@@ -72,7 +78,9 @@ def test_reference__stockpile_released_after_the_lag(tmp_path):
     # 2 t of buffer, 1 t/month of demand, no supply: buffer shortage first in month 2;
     # with release_lag_months = 2 the stockpile releases (0.5 t/month) from month 4;
     # a real-valued lag of 2.5 is not rounded: t >= 2 + 2.5 first holds in month 5
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [channels.military]
 [materials.a]
 buffer_t = 2.0
@@ -104,7 +112,8 @@ kg_per_unit = {b = 1000.0}
 [programmes.xc]
 units_per_year = 12.0
 kg_per_unit = {c = 1000.0}
-""")
+""",
+    )
     res = simulate_reference(cfg, 3, seed=1, record=True)
     t = np.arange(12)
     stock = res.paths["stockpile"][0, 0]  # (M, T)
@@ -120,7 +129,9 @@ kg_per_unit = {c = 1000.0}
 def test_reference__buffer_never_filled_past_its_cap(tmp_path):
     # 3 t/month recycled, 1 t/month used: the surplus fills the buffer up to its cap
     # (4 t) and the rest is sold on; a buffer that starts above its cap keeps it
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [channels.military]
 [materials.a]
 recycling_t = 3.0
@@ -133,7 +144,9 @@ buffer_cap_t = 4.0
 [programmes.x]
 units_per_year = 12.0
 kg_per_unit = {a = 1000.0, b = 1000.0}
-""", months=4)
+""",
+        months=4,
+    )
     res = simulate_reference(cfg, 2, seed=1, record=True)
     np.testing.assert_allclose(res.paths["buffer"][0, 0, 0], [3.0, 4.0, 4.0, 4.0])
     np.testing.assert_allclose(res.paths["buffer"][0, 0, 1], [9.0, 9.0, 9.0, 9.0])
@@ -145,7 +158,9 @@ def test_reference__revocation_without_reapproval_closed_form(tmp_path):
     # probability q a month and never approved again, so the programme is behind by
     # month t with probability 1 - (1 - q)^(t + 1)
     q, n = 0.1, 4000
-    cfg = _load(tmp_path, f"""
+    cfg = _load(
+        tmp_path,
+        f"""
 [channels.military]
 live_at_start_months = 100
 p_revoke = {q}
@@ -155,7 +170,9 @@ licence.military.flow_t = 1.0
 [programmes.x]
 units_per_year = 12.0
 kg_per_unit = {{a = 1000.0}}
-""", months=24)
+""",
+        months=24,
+    )
     res = simulate_reference(cfg, n, seed=20250610)
     t = np.arange(24)
     _within(res.p_shortfall[0, 0], 1.0 - (1.0 - q) ** (t + 1), n)
@@ -167,7 +184,9 @@ def test_reference__lag_rounded_stochastically(tmp_path):
     # an idle licence applies in month 0; lag 1.5 is decided in month 1 or 2 with
     # probability 1/2 each; approval is certain and the term outlasts the horizon
     n = 4000
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [channels.military]
 lag_months = 1.5
 p_approve = 1.0
@@ -177,7 +196,9 @@ licence.military.flow_t = 1.0
 [programmes.x]
 units_per_year = 12.0
 kg_per_unit = {a = 1000.0}
-""", months=4)
+""",
+        months=4,
+    )
     res = simulate_reference(cfg, n, seed=7, record=True)
     live = res.paths["licence_live"][0, :, 0, 0]  # (n, T)
     assert not live[:, 0].any()
@@ -190,7 +211,9 @@ kg_per_unit = {a = 1000.0}
 def test_reference__renewal_cycle_of_a_certain_licence(tmp_path):
     # lag 2, approval certain, term 1: applied in month 0, decided and live in month 2,
     # expires in month 3 and re-applies at once, decided in month 5, ...
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [channels.military]
 lag_months = 2
 p_approve = 1.0
@@ -200,7 +223,9 @@ licence.military.flow_t = 1.0
 [programmes.x]
 units_per_year = 12.0
 kg_per_unit = {a = 1000.0}
-""", months=12)
+""",
+        months=12,
+    )
     res = simulate_reference(cfg, 3, seed=1, record=True)
     live = res.paths["licence_live"][0, :, 0, 0]
     expected = np.isin(np.arange(12), [2, 5, 8, 11])
@@ -212,7 +237,9 @@ def test_reference__concession_opens_the_fast_channel(tmp_path):
     # military channel: never approved unless conceded; green (fast) channel live all
     # along, but the material is not fast-track, so only the leakage share reaches
     # defence users until a concession opens it
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [linkage]
 opens_fast_track = true
 [channels.military]
@@ -233,7 +260,9 @@ units_per_year = 12.0
 kg_per_unit = {a = 1000.0}
 [scenarios.conceded]
 linkage.conceded_at_start = true
-""", months=4)
+""",
+        months=4,
+    )
     res = simulate_reference(cfg, 2, seed=1, record=True)
     supply = res.paths["supply"][:, 0, 0]  # (S, T)
     np.testing.assert_allclose(supply[0], [0.5, 0.5, 0.5, 0.5])
@@ -242,7 +271,9 @@ linkage.conceded_at_start = true
 
 
 def test_reference__dfars_stops_chinese_flow_without_waiver(tmp_path):
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [dfars]
 date = "2025-04"
 materials = ["a"]
@@ -256,7 +287,9 @@ units_per_year = 12.0
 kg_per_unit = {a = 1000.0}
 [scenarios.waived]
 dfars.p_waiver = 1.0
-""", months=8)
+""",
+        months=8,
+    )
     res = simulate_reference(cfg, 4, seed=1)
     t = np.arange(8)
     np.testing.assert_array_equal(res.p_shortfall[0, 0], (t >= 3).astype(float))
@@ -306,7 +339,9 @@ def test_reference__leontief_build_limited_by_scarcest_material(tmp_path):
     # 1 unit/month needs 1 t of a and 0.5 t of b; b supplies only 0.25 t/month, so
     # half a unit is built a month; the unused 0.5 t of a waits as a kit (wip) and
     # lowers the next request of a to 0.5 t
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [channels.military]
 [materials.a]
 recycling_t = 1.0
@@ -315,7 +350,9 @@ recycling_t = 0.25
 [programmes.x]
 units_per_year = 12.0
 kg_per_unit = {a = 1000.0, b = 500.0}
-""", months=5)
+""",
+        months=5,
+    )
     res = simulate_reference(cfg, 2, seed=1, record=True)
     np.testing.assert_allclose(res.paths["built"][0, 0, 0], 0.5)
     np.testing.assert_allclose(res.paths["allocated"][0, 0, 0, 0], [1.0, 0.5, 0.5, 0.5, 0.5])
@@ -330,7 +367,9 @@ kg_per_unit = {a = 1000.0, b = 500.0}
 def test_reference__backlog_caught_up_at_most_catch_up_above_rate(tmp_path):
     # no supply in months 0-1 (empty buffer, licence decided in month 2); then ample
     # flow: the backlog of 2 units is caught up at 1.5 units/month (catch_up 0.5)
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [channels.military]
 lag_months = 2
 p_approve = 1.0
@@ -341,7 +380,9 @@ licence.military.flow_t = 10.0
 units_per_year = 12.0
 catch_up = 0.5
 kg_per_unit = {a = 1000.0}
-""", months=8)
+""",
+        months=8,
+    )
     res = simulate_reference(cfg, 2, seed=1, record=True)
     np.testing.assert_allclose(res.paths["built"][0, 0, 0], [0, 0, 1.5, 1.5, 1.5, 1.5, 1.0, 1.0])
     np.testing.assert_allclose(res.units_short_mean[0, 0], [1, 2, 1.5, 1.0, 0.5, 0.0, 0.0, 0.0])
@@ -352,7 +393,9 @@ kg_per_unit = {a = 1000.0}
 def test_reference__event_extended_then_fires(tmp_path):
     # deadline month 2, always extended by 2.5 -> 3 months, at most twice: deadlines
     # 2 -> 5 -> 8, done in month 8, and the regime jumps to storm
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [events.deadline]
 date = "2025-03"
 p_extend = 1.0
@@ -364,7 +407,9 @@ jump_to = "storm"
 [programmes.x]
 units_per_year = 12.0
 kg_per_unit = {}
-""", months=12)
+""",
+        months=12,
+    )
     res = simulate_reference(cfg, 3, seed=1)
     t = np.arange(12)
     np.testing.assert_array_equal(res.p_regime[0, 1], (t >= 8).astype(float))
@@ -374,7 +419,9 @@ kg_per_unit = {}
 def test_reference__event_switches_transition_matrix(tmp_path):
     # the event fires in month 2 without a jump; from then the chain steps with the
     # "push" matrix, which sends calm to storm: the regime changes in month 3
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [regimes.matrices.push]
 calm = [0.0, 1.0]
 storm = [0.0, 1.0]
@@ -386,7 +433,9 @@ matrix = "push"
 [programmes.x]
 units_per_year = 12.0
 kg_per_unit = {}
-""", months=6)
+""",
+        months=6,
+    )
     res = simulate_reference(cfg, 3, seed=1)
     np.testing.assert_array_equal(res.p_regime[0, 1], [0, 0, 0, 1, 1, 1])
 
@@ -395,16 +444,23 @@ def test_reference__regime_chain_closed_form(tmp_path):
     # a two-state chain leaving calm with probability a and storm with b:
     # P(storm at t) = a/(a+b) (1 - (1-a-b)^t)
     a, b, n = 0.2, 0.3, 4000
-    text = HEAD.format(months=10).replace("calm = [1.0, 0.0]", f"calm = [{1 - a}, {a}]").replace(
-        "storm = [0.0, 1.0]", f"storm = [{b}, {1 - b}]")
+    text = (
+        HEAD.format(months=10)
+        .replace("calm = [1.0, 0.0]", f"calm = [{1 - a}, {a}]")
+        .replace("storm = [0.0, 1.0]", f"storm = [{b}, {1 - b}]")
+    )
     path = tmp_path / "chain.toml"
-    path.write_text(text + """
+    path.write_text(
+        text
+        + """
 [channels.military]
 [materials.a]
 [programmes.x]
 units_per_year = 12.0
 kg_per_unit = {}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     res = simulate_reference(load_config(path), n, seed=3)
     t = np.arange(10)
     _within(res.p_regime[0, 1], a / (a + b) * (1.0 - (1.0 - a - b) ** t), n)
@@ -413,7 +469,9 @@ kg_per_unit = {}
 def test_reference__source_ramp_and_qualification(tmp_path):
     # 120 t/yr * 0.5 yield * 0.2 share = 1 t/month at full ramp; s = 2 + 1 + 0.5 = 3.5:
     # nothing before month 4, then (t - 3.5 + 1) / 2 = 0.75 in month 4, full from 5
-    cfg = _load(tmp_path, """
+    cfg = _load(
+        tmp_path,
+        """
 [channels.military]
 [materials.a]
 [sources.s]
@@ -430,7 +488,9 @@ units_per_year = 12.0
 kg_per_unit = {}
 [scenarios.unqualified]
 sources.s.p_qualified = 0.0
-""", months=7)
+""",
+        months=7,
+    )
     res = simulate_reference(cfg, 2, seed=1, record=True)
     np.testing.assert_allclose(res.paths["supply"][0, 0, 0], [0, 0, 0, 0, 0.75, 1.0, 1.0])
     np.testing.assert_allclose(res.paths["supply"][1], 0.0)
@@ -521,8 +581,9 @@ def test_reference__stocks_never_negative(base_run):
 def test_reference__material_balance(base_run):
     # what is allocated comes from the month's supply or out of the stocks
     p = base_run.paths
-    drawn = (np.maximum(0.0, p["buffer"][..., :-1] - p["buffer"][..., 1:])
-             + (p["stockpile"][..., :-1] - p["stockpile"][..., 1:]))
+    drawn = np.maximum(0.0, p["buffer"][..., :-1] - p["buffer"][..., 1:]) + (
+        p["stockpile"][..., :-1] - p["stockpile"][..., 1:]
+    )
     allocated = p["allocated"].sum(axis=2)[..., 1:]  # (S, n, M, T-1)
     assert (allocated <= p["supply"][..., 1:] + drawn + 1e-9).all()
     assert (p["stockpile"][..., 1:] <= p["stockpile"][..., :-1]).all()

@@ -1,4 +1,5 @@
 """The counter-based generator and the variate transforms."""
+
 import numpy as np
 import pytest
 from scipy import special
@@ -9,13 +10,19 @@ from reriskmc.kernels.rng import fill_uniforms, ndtri, philox4x32, seed_key, tra
 U64 = np.uint64
 
 
-@pytest.mark.parametrize("ctr,key,expected", [
-    # Random123 known-answer vectors for philox4x32_R(10) (kat_vectors)
-    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
-    ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
-])
+@pytest.mark.parametrize(
+    "ctr,key,expected",
+    [
+        # Random123 known-answer vectors for philox4x32_R(10) (kat_vectors)
+        ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+        ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+        (
+            (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+            (0xA4093822, 0x299F31D0),
+            (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+        ),
+    ],
+)
 def test_philox4x32__matches_random123_known_answers(ctr, key, expected):
     out = philox4x32(*(U64(c) for c in ctr), *(U64(k) for k in key))
     assert tuple(int(x) for x in out) == expected
@@ -47,21 +54,26 @@ def test_fill_uniforms__open_interval_uniform_and_keyed_by_path_and_stream():
 
 
 def test_ndtri__matches_scipy():
-    p = np.concatenate([np.logspace(-300, -1, 200), np.linspace(0.01, 0.99, 199), 1 - np.logspace(-16, -1, 50)])
+    p = np.concatenate(
+        [np.logspace(-300, -1, 200), np.linspace(0.01, 0.99, 199), 1 - np.logspace(-16, -1, 50)]
+    )
     got = np.array([ndtri(x) for x in p])
     np.testing.assert_allclose(got, special.ndtri(p), rtol=1e-14, atol=1e-14)
 
 
-@pytest.mark.parametrize("table", [
-    {"dist": "uniform", "low": 2.0, "high": 5.0},
-    {"dist": "triangular", "low": 1.0, "mode": 2.0, "high": 6.0},
-    {"dist": "triangular", "low": 0.0, "mode": 0.0, "high": 1.0},
-    {"dist": "lognormal", "median": 3.0, "sigma": 0.5},
-    {"dist": "normal", "mean": -1.0, "sd": 2.0},
-    {"dist": "beta", "a": 2.0, "b": 8.0},
-    {"dist": "beta", "a": 0.7, "b": 1.3, "low": 1.0, "high": 4.0},
-    {"dist": "pert", "low": 1.0, "mode": 3.0, "high": 10.0},
-])
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"dist": "uniform", "low": 2.0, "high": 5.0},
+        {"dist": "triangular", "low": 1.0, "mode": 2.0, "high": 6.0},
+        {"dist": "triangular", "low": 0.0, "mode": 0.0, "high": 1.0},
+        {"dist": "lognormal", "median": 3.0, "sigma": 0.5},
+        {"dist": "normal", "mean": -1.0, "sd": 2.0},
+        {"dist": "beta", "a": 2.0, "b": 8.0},
+        {"dist": "beta", "a": 0.7, "b": 1.3, "low": 1.0, "high": 4.0},
+        {"dist": "pert", "low": 1.0, "mode": 3.0, "high": 10.0},
+    ],
+)
 def test_transform__matches_the_scipy_quantile_function(table):
     d = parse_dist(table)
     code = d.kernel_code()

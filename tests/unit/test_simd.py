@@ -1,5 +1,6 @@
 """The hand-written vector code (kernels/simd.py) and the sums built on it: the same
 bits as the plain loops that define them."""
+
 from __future__ import annotations
 
 import numba
@@ -57,8 +58,9 @@ def test_add_tile8__same_bits_as_its_python_loop():
 
 
 @settings(max_examples=60, deadline=None)
-@given(E=st.integers(1, 40), n=st.integers(1, 64), s=st.integers(0, 2),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    E=st.integers(1, 40), n=st.integers(1, 64), s=st.integers(0, 2), seed=st.integers(0, 2**32 - 1)
+)
 def test_add_sums__paths_added_in_path_order_bit_for_bit(E, n, s, seed):
     """Full passes of 8 paths go through add_tile8 for whole tiles of 8 sums; the rest
     (E not a multiple of 8, a last pass of fewer than 8 paths) through the scalar loop.
@@ -81,8 +83,10 @@ def test_add_sums__the_order_matters_for_these_values():
     assert not np.array_equal(got, reverse)
 
 
-@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="checks what numba refuses when compiling; "
-                    "under NUMBA_DISABLE_JIT nothing is compiled")
+@pytest.mark.skipif(
+    numba.config.DISABLE_JIT,
+    reason="checks what numba refuses when compiling; under NUMBA_DISABLE_JIT nothing is compiled",
+)
 @pytest.mark.parametrize("bad", ["strided", "int", "1d"])
 def test_add_tile8__refuses_arrays_it_was_not_written_for(bad):
     """Its vector loads need float64 rows contiguous in memory: anything else must be

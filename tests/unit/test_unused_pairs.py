@@ -2,6 +2,7 @@
 zero (tomahawk uses no NdFeB or Dy/Tb in base.toml, jdam no SmCo, spy6 no NdFeB): with
 nothing wanted there, nothing is owed or allocated, and the run must be the one that
 computes the pair in full."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,7 @@ from reriskmc.kernels.rng import FIXED
 from reriskmc.pack import pack
 
 BASE = Path(__file__).resolve().parents[2] / "configs" / "base.toml"
-FIELDS = ("us_sum", "owed_sum", "behind", "exhausted", "regime", "h_us", "h_peak_us",
-          "h_peak_owed")
+FIELDS = ("us_sum", "owed_sum", "behind", "exhausted", "regime", "h_us", "h_peak_us", "h_peak_owed")
 
 
 def _computed_in_full(packed):

@@ -5,6 +5,7 @@ boundaries are absolute, so the engine's block size does not move them). Thread
 ``lane`` takes chunks lane, lane + n_lanes, ...; each chunk's float sums go to its own
 row of ``out_f_*``, integer statistics to the lane's own row of ``out_c_*``/``out_h_*``.
 """
+
 from __future__ import annotations
 
 from .._jit import jit_noalias, pjit, prange
@@ -13,9 +14,25 @@ from .reduce import accumulate_group, accumulate_units_group, count_units
 
 
 @pjit
-def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
-                   out_f_us, out_f_owed, out_c_behind, out_c_exh, out_c_reg,
-                   out_h_us, out_h_peak_us, out_h_peak_owed):
+def simulate_block(
+    pk,
+    work,
+    traj,
+    k0,
+    k1,
+    path0,
+    n_paths,
+    chunk,
+    n_lanes,
+    out_f_us,
+    out_f_owed,
+    out_c_behind,
+    out_c_exh,
+    out_c_reg,
+    out_h_us,
+    out_h_peak_us,
+    out_h_peak_owed,
+):
     """Simulate paths ``path0 .. path0 + n_paths - 1`` and fold them in.
 
     pk : packed tuple; work, traj : per-lane scratch (``paths.make_work``, engine; traj[0]
@@ -33,15 +50,49 @@ def simulate_block(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes,
     No two arrays passed in may share memory (see :func:`simulate_lane`).
     """
     for lane in prange(n_lanes):
-        simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
-                      out_f_us, out_f_owed, out_c_behind, out_c_exh, out_c_reg,
-                      out_h_us, out_h_peak_us, out_h_peak_owed)
+        simulate_lane(
+            pk,
+            work,
+            traj,
+            k0,
+            k1,
+            path0,
+            n_paths,
+            chunk,
+            n_lanes,
+            lane,
+            out_f_us,
+            out_f_owed,
+            out_c_behind,
+            out_c_exh,
+            out_c_reg,
+            out_h_us,
+            out_h_peak_us,
+            out_h_peak_owed,
+        )
 
 
 @jit_noalias
-def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
-                  out_f_us, out_f_owed, out_c_behind, out_c_exh, out_c_reg,
-                  out_h_us, out_h_peak_us, out_h_peak_owed):
+def simulate_lane(
+    pk,
+    work,
+    traj,
+    k0,
+    k1,
+    path0,
+    n_paths,
+    chunk,
+    n_lanes,
+    lane,
+    out_f_us,
+    out_f_owed,
+    out_c_behind,
+    out_c_exh,
+    out_c_reg,
+    out_h_us,
+    out_h_peak_us,
+    out_h_peak_owed,
+):
     """Thread ``lane``'s share of :func:`simulate_block`: chunks lane, lane + n_lanes, ...
 
     A function of its own, called once per block and thread, so that it can be compiled
@@ -55,8 +106,13 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
     n_chunks = (n_paths + chunk - 1) // chunk
     w = work_of(work, lane)
     fill_fixed(pk, w)
-    codes, owed, us, reg, peak = (traj[0][lane], traj[1][lane], traj[2][lane], traj[3][lane],
-                                  traj[4][lane])
+    codes, owed, us, reg, peak = (
+        traj[0][lane],
+        traj[1][lane],
+        traj[2][lane],
+        traj[3][lane],
+        traj[4][lane],
+    )
     batch = codes.shape[3]
     S = codes.shape[0]
     # this lane's accumulators, sliced once (a view costs an atomic refcount update)
@@ -79,8 +135,10 @@ def simulate_lane(pk, work, traj, k0, k1, path0, n_paths, chunk, n_lanes, lane,
                 supply_stages(pk, w, k0, k1, path0 + b0 + g0, ng, reg)
                 for s in range(S):
                     allocate_and_build(pk, w, s, ng, us, owed, 0, c_exh)
-                    accumulate_group(inv_floor_t, owed, reg, ng, s, f_owed, c_reg, h_peak_owed,
-                                     peak)
-                    accumulate_units_group(tol, inv_floor_units, us, ng, s, f_us, c_behind,
-                                           h_peak_us, codes, g0, peak)
+                    accumulate_group(
+                        inv_floor_t, owed, reg, ng, s, f_owed, c_reg, h_peak_owed, peak
+                    )
+                    accumulate_units_group(
+                        tol, inv_floor_units, us, ng, s, f_us, c_behind, h_peak_us, codes, g0, peak
+                    )
             count_units(codes, n, h_us)

@@ -5,6 +5,7 @@ transforms, and every month's uniforms), same parallel layout (lanes over chunks
 paths, groups of paths side by side) as ``kernels/block.py``, but no model. The
 benchmark suite compares the kernel with it: the kernel can never be faster than this.
 """
+
 from __future__ import annotations
 
 from .._jit import pjit, prange

@@ -50,11 +50,37 @@ FLOAT_BLOCKS = (
     "catch_up:P",
     "kg:PM",
 )
-(F_P_CONCESSION, F_P_WAIVER, F_EV_P_EXTEND, F_EV_EXTEND_MONTHS, F_EV_P_FIRE, F_FLOW, F_LAG,
- F_TERM, F_LIVE0, F_P_APPROVE, F_P_APPROVE_CONC, F_P_REVOKE, F_LEAKAGE, F_RECYCLING,
- F_BUFFER0, F_BUFFER_CAP, F_STOCK0, F_RELEASE_LAG, F_RELEASE_RATE, F_SRC_CAPACITY,
- F_SRC_RAMP, F_SRC_SLIP, F_SRC_YIELD, F_SRC_P_QUAL, F_SRC_QUAL_MONTHS, F_SRC_SHARE,
- F_UNITS_PER_YEAR, F_CATCH_UP, F_KG) = range(len(FLOAT_BLOCKS))
+(
+    F_P_CONCESSION,
+    F_P_WAIVER,
+    F_EV_P_EXTEND,
+    F_EV_EXTEND_MONTHS,
+    F_EV_P_FIRE,
+    F_FLOW,
+    F_LAG,
+    F_TERM,
+    F_LIVE0,
+    F_P_APPROVE,
+    F_P_APPROVE_CONC,
+    F_P_REVOKE,
+    F_LEAKAGE,
+    F_RECYCLING,
+    F_BUFFER0,
+    F_BUFFER_CAP,
+    F_STOCK0,
+    F_RELEASE_LAG,
+    F_RELEASE_RATE,
+    F_SRC_CAPACITY,
+    F_SRC_RAMP,
+    F_SRC_SLIP,
+    F_SRC_YIELD,
+    F_SRC_P_QUAL,
+    F_SRC_QUAL_MONTHS,
+    F_SRC_SHARE,
+    F_UNITS_PER_YEAR,
+    F_CATCH_UP,
+    F_KG,
+) = range(len(FLOAT_BLOCKS))
 
 # -- int blocks
 INT_BLOCKS = (
@@ -81,23 +107,75 @@ INT_BLOCKS = (
     "twin_china:1",
     "twin_sources:1",
 )
-(I_INITIAL, I_CONCEDED0, I_OPENS_FAST, I_TALKS, I_DFARS_MONTH, I_DFARS_APPLIES, I_EV_MONTH,
- I_EV_MAX_EXT, I_EV_JUMP, I_EV_MATRIX, I_CH_FAST, I_CH_OPEN, I_FAST_TRACK, I_RELEASE_RULE,
- I_RELEASE_MONTH, I_SRC_MATERIAL, I_SRC_START, I_PRIORITY, I_PROG_START,
- I_PROG_END, I_TWIN_CHINA, I_TWIN_SOURCES) = range(len(INT_BLOCKS))
+(
+    I_INITIAL,
+    I_CONCEDED0,
+    I_OPENS_FAST,
+    I_TALKS,
+    I_DFARS_MONTH,
+    I_DFARS_APPLIES,
+    I_EV_MONTH,
+    I_EV_MAX_EXT,
+    I_EV_JUMP,
+    I_EV_MATRIX,
+    I_CH_FAST,
+    I_CH_OPEN,
+    I_FAST_TRACK,
+    I_RELEASE_RULE,
+    I_RELEASE_MONTH,
+    I_SRC_MATERIAL,
+    I_SRC_START,
+    I_PRIORITY,
+    I_PROG_START,
+    I_PROG_END,
+    I_TWIN_CHINA,
+    I_TWIN_SOURCES,
+) = range(len(INT_BLOCKS))
 
 # -- the blocks each supply stage reads (kernels/paths.china_stage, other_supply). A
 # scenario whose blocks equal an earlier scenario's (same values or distributions, same
 # random-number slots) has that stage's result on every path: its twin, found by pack
 # and stored in twin_china / twin_sources (-1: none)
-CHINA_FLOATS = (F_P_CONCESSION, F_P_WAIVER, F_EV_P_EXTEND, F_EV_EXTEND_MONTHS, F_EV_P_FIRE,
-                F_FLOW, F_LAG, F_TERM, F_LIVE0, F_P_APPROVE, F_P_APPROVE_CONC, F_P_REVOKE,
-                F_LEAKAGE, F_RECYCLING)
-CHINA_INTS = (I_INITIAL, I_CONCEDED0, I_OPENS_FAST, I_TALKS, I_DFARS_MONTH, I_DFARS_APPLIES,
-              I_EV_MONTH, I_EV_MAX_EXT, I_EV_JUMP, I_EV_MATRIX, I_CH_FAST, I_CH_OPEN,
-              I_FAST_TRACK)  # and the scenario's transition matrices
-SOURCE_FLOATS = (F_SRC_CAPACITY, F_SRC_RAMP, F_SRC_SLIP, F_SRC_YIELD, F_SRC_P_QUAL,
-                 F_SRC_QUAL_MONTHS, F_SRC_SHARE)
+CHINA_FLOATS = (
+    F_P_CONCESSION,
+    F_P_WAIVER,
+    F_EV_P_EXTEND,
+    F_EV_EXTEND_MONTHS,
+    F_EV_P_FIRE,
+    F_FLOW,
+    F_LAG,
+    F_TERM,
+    F_LIVE0,
+    F_P_APPROVE,
+    F_P_APPROVE_CONC,
+    F_P_REVOKE,
+    F_LEAKAGE,
+    F_RECYCLING,
+)
+CHINA_INTS = (
+    I_INITIAL,
+    I_CONCEDED0,
+    I_OPENS_FAST,
+    I_TALKS,
+    I_DFARS_MONTH,
+    I_DFARS_APPLIES,
+    I_EV_MONTH,
+    I_EV_MAX_EXT,
+    I_EV_JUMP,
+    I_EV_MATRIX,
+    I_CH_FAST,
+    I_CH_OPEN,
+    I_FAST_TRACK,
+)  # and the scenario's transition matrices
+SOURCE_FLOATS = (
+    F_SRC_CAPACITY,
+    F_SRC_RAMP,
+    F_SRC_SLIP,
+    F_SRC_YIELD,
+    F_SRC_P_QUAL,
+    F_SRC_QUAL_MONTHS,
+    F_SRC_SHARE,
+)
 SOURCE_INTS = (I_SRC_MATERIAL, I_SRC_START)
 
 # -- release rules (config.RELEASE_RULES order)

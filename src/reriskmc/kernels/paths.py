@@ -12,6 +12,7 @@ The month-by-month rules are specified in ``docs/model.md``; section numbers bel
 refer to it. Everything here is plain arrays and scalars, and runs as plain Python
 under ``NUMBA_DISABLE_JIT=1``.
 """
+
 from __future__ import annotations
 
 import math
@@ -59,8 +60,10 @@ def make_work(pk, n_lanes=1):
 
 def work_bytes(pk, n_lanes=1):
     """Bytes of :func:`make_work`'s arrays for ``n_lanes`` threads, without making them."""
-    return sum(n_lanes * _lane_pad(shape, dtype) * int(np.prod(shape)) * np.dtype(dtype).itemsize
-               for shape, dtype in _work_shapes(pk))
+    return sum(
+        n_lanes * _lane_pad(shape, dtype) * int(np.prod(shape)) * np.dtype(dtype).itemsize
+        for shape, dtype in _work_shapes(pk)
+    )
 
 
 def _lane_pad(shape, dtype):
@@ -81,28 +84,28 @@ def _work_shapes(pk):
     G = GROUP
     shapes = (
         # -- a group of GROUP paths side by side (last axis: the path in the group)
-        ((S, n_theta, G), np.float64),     # 0 thg: each path's parameter values
-        ((max(n_up, 1), 1), np.float64),   # 1 u_path: the path's own uniforms (one column)
-        ((n_um, G), np.float64),           # 2 u_month: one month's uniforms
-        ((S, max(K, 1), G), np.bool_),     # 3 qualified
-        ((S, G), np.bool_),                # 4 waived
+        ((S, n_theta, G), np.float64),  # 0 thg: each path's parameter values
+        ((max(n_up, 1), 1), np.float64),  # 1 u_path: the path's own uniforms (one column)
+        ((n_um, G), np.float64),  # 2 u_month: one month's uniforms
+        ((S, max(K, 1), G), np.bool_),  # 3 qualified
+        ((S, G), np.bool_),  # 4 waived
         ((S, 3, max(E, 1), G), np.int64),  # 5 events: deadline, extensions used, done
-        ((S, 2, M * C, G), np.int64),      # 6 licences: state, month (decision or expiry)
-        ((S, 3, G), np.int64),             # 7 regime, transition matrix, conceded
+        ((S, 2, M * C, G), np.int64),  # 6 licences: state, month (decision or expiry)
+        ((S, 3, G), np.int64),  # 7 regime, transition matrix, conceded
         # -- one path
-        ((S, max(K, 1), T), np.float64),   # 8 each other source's deliveries, t/month
+        ((S, max(K, 1), T), np.float64),  # 8 each other source's deliveries, t/month
         # -- a group again
-        ((S, 3, P * M, G), np.float64),    # 9 per unit: t of material, its inverse; t/month scheduled
-        ((S, 2, P, G), np.float64),        # 10 rate (units/month), most units a month can build
-        ((S, 5, M, G), np.float64),        # 11 buffer, stockpile, buffer cap, release lag, rate
-        ((3, M, G), np.float64),           # 12 buffer, stockpile, the month's supply
-        ((M, G), np.int64),                # 13 first buffer-shortage month
-        ((M, G), np.bool_),                # 14 stocks exhausted ever
-        ((5, P * M, G), np.float64),       # 15 wip, requirement, allocation to date, need, allocated
-        ((3, P, G), np.float64),           # 16 scheduled, built, want
-        ((4, M, G), np.float64),           # 17 the month's demand, DX demand, DX share, DO share
-        ((G,), np.float64),                # 18 units built this month
-        ((S, M, T, G), np.float64),        # 19 the month's supply of each material, t
+        ((S, 3, P * M, G), np.float64),  # 9 per unit: t of material, its inverse; t/month scheduled
+        ((S, 2, P, G), np.float64),  # 10 rate (units/month), most units a month can build
+        ((S, 5, M, G), np.float64),  # 11 buffer, stockpile, buffer cap, release lag, rate
+        ((3, M, G), np.float64),  # 12 buffer, stockpile, the month's supply
+        ((M, G), np.int64),  # 13 first buffer-shortage month
+        ((M, G), np.bool_),  # 14 stocks exhausted ever
+        ((5, P * M, G), np.float64),  # 15 wip, requirement, allocation to date, need, allocated
+        ((3, P, G), np.float64),  # 16 scheduled, built, want
+        ((4, M, G), np.float64),  # 17 the month's demand, DX demand, DX share, DO share
+        ((G,), np.float64),  # 18 units built this month
+        ((S, M, T, G), np.float64),  # 19 the month's supply of each material, t
     )
     return shapes
 
@@ -111,12 +114,28 @@ def _work_shapes(pk):
 def work_of(w, lane):
     """One lane's scratch tuple out of :func:`make_work`'s arrays."""
     pad = w[20]
-    return (w[0][lane * pad[0]], w[1][lane * pad[1]], w[2][lane * pad[2]], w[3][lane * pad[3]],
-            w[4][lane * pad[4]], w[5][lane * pad[5]], w[6][lane * pad[6]], w[7][lane * pad[7]],
-            w[8][lane * pad[8]], w[9][lane * pad[9]], w[10][lane * pad[10]],
-            w[11][lane * pad[11]], w[12][lane * pad[12]], w[13][lane * pad[13]],
-            w[14][lane * pad[14]], w[15][lane * pad[15]], w[16][lane * pad[16]],
-            w[17][lane * pad[17]], w[18][lane * pad[18]], w[19][lane * pad[19]])
+    return (
+        w[0][lane * pad[0]],
+        w[1][lane * pad[1]],
+        w[2][lane * pad[2]],
+        w[3][lane * pad[3]],
+        w[4][lane * pad[4]],
+        w[5][lane * pad[5]],
+        w[6][lane * pad[6]],
+        w[7][lane * pad[7]],
+        w[8][lane * pad[8]],
+        w[9][lane * pad[9]],
+        w[10][lane * pad[10]],
+        w[11][lane * pad[11]],
+        w[12][lane * pad[12]],
+        w[13][lane * pad[13]],
+        w[14][lane * pad[14]],
+        w[15][lane * pad[15]],
+        w[16][lane * pad[16]],
+        w[17][lane * pad[17]],
+        w[18][lane * pad[18]],
+        w[19][lane * pad[19]],
+    )
 
 
 @jit(inline="always")
@@ -138,8 +157,21 @@ def draw_path(pk, work, k0, k1, path, g):
     ``g``-th path of its group (work[0], work[3], work[4]); the parameters that are point
     values are there already (:func:`fill_fixed`). Its monthly uniforms are drawn a month
     at a time, for the whole group, by :func:`china_stage`."""
-    (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
-     cum_trans, sketch, th_same) = pk
+    (
+        dims,
+        off_f,
+        off_i,
+        th_fixed,
+        th_code,
+        th_args,
+        th_table,
+        th_slot,
+        tables,
+        struct,
+        cum_trans,
+        sketch,
+        th_same,
+    ) = pk
     thg, u_path, qualified, waived = work[0], work[1], work[3], work[4]
     S, K = dims[L.D_S], dims[L.D_K]
     nps = dims[L.D_NPS]
@@ -151,8 +183,15 @@ def draw_path(pk, work, k0, k1, path, g):
             if same >= 0:  # drawn as an earlier scenario draws it: the same value
                 thg[s, k, g] = thg[same, k, g]
             elif code != FIXED:
-                thg[s, k, g] = transform(code, th_args[s, k, 0], th_args[s, k, 1], th_args[s, k, 2],
-                                         tables, max(th_table[s, k], 0), u_path[th_slot[s, k], 0])
+                thg[s, k, g] = transform(
+                    code,
+                    th_args[s, k, 0],
+                    th_args[s, k, 1],
+                    th_args[s, k, 2],
+                    tables,
+                    max(th_table[s, k], 0),
+                    u_path[th_slot[s, k], 0],
+                )
         waived[s, g] = u_path[nps, 0] < thg[s, off_f[L.F_P_WAIVER], g]
         for q in range(K):
             qualified[s, q, g] = u_path[nps + 1 + q, 0] < thg[s, off_f[L.F_SRC_P_QUAL] + q, g]
@@ -189,8 +228,21 @@ def china_stage(pk, work, k0, k1, path0, n, out_reg):
     that shares this stage with an earlier one (its twin, found by ``pack``: the same
     blocks, so on the same random numbers the same result) copies the twin's result.
     """
-    (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
-     cum_trans, sketch, th_same) = pk
+    (
+        dims,
+        off_f,
+        off_i,
+        th_fixed,
+        th_code,
+        th_args,
+        th_table,
+        th_slot,
+        tables,
+        struct,
+        cum_trans,
+        sketch,
+        th_same,
+    ) = pk
     thg, ev, lic, state, supply = work[0], work[5], work[6], work[7], work[19]
     C, M = dims[L.D_C], dims[L.D_M]
     E, T, S = dims[L.D_E], dims[L.D_T], dims[L.D_S]
@@ -241,10 +293,30 @@ def china_stage(pk, work, k0, k1, path0, n, out_reg):
 def china_month(pk, work, s, t, n, out_reg):
     """Month ``t`` of sections 3.1-3.4 in scenario ``s`` for the group's first ``n``
     paths (see :func:`china_stage`)."""
-    (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
-     cum_trans, sketch, th_same) = pk
-    thg, u, waived, ev, lic, state, supply = (work[0], work[2], work[4], work[5], work[6],
-                                              work[7], work[19])
+    (
+        dims,
+        off_f,
+        off_i,
+        th_fixed,
+        th_code,
+        th_args,
+        th_table,
+        th_slot,
+        tables,
+        struct,
+        cum_trans,
+        sketch,
+        th_same,
+    ) = pk
+    thg, u, waived, ev, lic, state, supply = (
+        work[0],
+        work[2],
+        work[4],
+        work[5],
+        work[6],
+        work[7],
+        work[19],
+    )
     R, C, M, E = dims[L.D_R], dims[L.D_C], dims[L.D_M], dims[L.D_E]
     # the month's uniforms: regime step, events (2 each), concession, licences (3 each);
     # the same offsets as layout.month_slots
@@ -328,8 +400,9 @@ def china_month(pk, work, s, t, n, out_reg):
                 lic[s, 1, idx, g] = month
                 # imports under a live licence, unless DFARS bars China (and no waiver)
                 flows = (st == LIVE) & ((not dfars) | waived[s, g])
-                is_open = (always_open | (struct[s, i_open + c * R + r] != 0)
-                           | (conceded & opens_fast))
+                is_open = (
+                    always_open | (struct[s, i_open + c * R + r] != 0) | (conceded & opens_fast)
+                )
                 flow = thg[s, f_flow + idx, g]
                 add = flow if is_open else flow * thg[s, f_leak, g]
                 v = supply[s, m, t, g]
@@ -345,15 +418,35 @@ def other_supply(pk, work, s, g):
 
     Writes work[8][s], float64[S, K, T], in tonnes a month.
     """
-    (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
-     cum_trans, sketch, th_same) = pk
+    (
+        dims,
+        off_f,
+        off_i,
+        th_fixed,
+        th_code,
+        th_args,
+        th_table,
+        th_slot,
+        tables,
+        struct,
+        cum_trans,
+        sketch,
+        th_same,
+    ) = pk
     thg, qualified, src = work[0], work[3], work[8]
     K, T = dims[L.D_K], dims[L.D_T]
     for k in range(K):
-        output = (thg[s, off_f[L.F_SRC_CAPACITY] + k, g] / 12.0 * thg[s, off_f[L.F_SRC_YIELD] + k, g]
-                  * thg[s, off_f[L.F_SRC_SHARE] + k, g])
-        first = (struct[s, off_i[L.I_SRC_START] + k] + thg[s, off_f[L.F_SRC_SLIP] + k, g]
-                 + thg[s, off_f[L.F_SRC_QUAL_MONTHS] + k, g])
+        output = (
+            thg[s, off_f[L.F_SRC_CAPACITY] + k, g]
+            / 12.0
+            * thg[s, off_f[L.F_SRC_YIELD] + k, g]
+            * thg[s, off_f[L.F_SRC_SHARE] + k, g]
+        )
+        first = (
+            struct[s, off_i[L.I_SRC_START] + k]
+            + thg[s, off_f[L.F_SRC_SLIP] + k, g]
+            + thg[s, off_f[L.F_SRC_QUAL_MONTHS] + k, g]
+        )
         ramp_months = thg[s, off_f[L.F_SRC_RAMP] + k, g]
         inv_ramp = 1.0 / ramp_months if ramp_months > 0.0 else -1.0
         for t in range(T):
@@ -416,11 +509,31 @@ def allocate_and_build(pk, work, s, n, out_us, out_owed, slot, out_exh):
     The paths share nothing; they go through the months side by side, each path's
     arithmetic as if it were alone, the innermost loops running over paths (see GROUP).
     """
-    (dims, off_f, off_i, th_fixed, th_code, th_args, th_table, th_slot, tables, struct,
-     cum_trans, sketch, th_same) = pk
+    (
+        dims,
+        off_f,
+        off_i,
+        th_fixed,
+        th_code,
+        th_args,
+        th_table,
+        th_slot,
+        tables,
+        struct,
+        cum_trans,
+        sketch,
+        th_same,
+    ) = pk
     supply, par_pm, par_p, par_m = work[19], work[9], work[10], work[11]
     stocks, first_short, exh_ever, pm, prog, per_m, built = (
-        work[12], work[13], work[14], work[15], work[16], work[17], work[18])
+        work[12],
+        work[13],
+        work[14],
+        work[15],
+        work[16],
+        work[17],
+        work[18],
+    )
     M, P, T = dims[L.D_M], dims[L.D_P], dims[L.D_T]
     i_prio, i_ps, i_pe = off_i[L.I_PRIORITY], off_i[L.I_PROG_START], off_i[L.I_PROG_END]
     f_kg = off_f[L.F_KG]

@@ -10,6 +10,7 @@ above it each octave (factor of two) is split into ``SUB`` equal buckets, so a b
 midpoint is within a relative ``1 / (2 * SUB)`` of every value in it (0.78% for
 SUB = 64). See :func:`bucket_bounds`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -89,8 +90,9 @@ def add_sums(sums, s, values, n):
 
 
 @jit(inline="always")
-def accumulate_units_group(tol, inv_floor_units, us, n, s, f_us, c_behind, h_peak_us, codes,
-                           col, peak):
+def accumulate_units_group(
+    tol, inv_floor_units, us, n, s, f_us, c_behind, h_peak_us, codes, col, peak
+):
     """Fold scenario ``s`` of the first ``n`` paths of a group's units behind schedule
     into the partial statistics, and record each path-month's sketch bucket for
     :func:`count_units`.

@@ -13,6 +13,7 @@ Stream 0 holds a path's own draws (parameters, waiver, qualification); stream t 
 holds month t's draws. Each Philox call yields four 32-bit words, each turned into a
 uniform on the open interval (0, 1) with 32 bits of resolution.
 """
+
 from __future__ import annotations
 
 import math
@@ -86,6 +87,8 @@ def seed_key(seed: int) -> tuple[np.uint64, np.uint64]:
     return np.uint64(seed & 0xFFFFFFFF), np.uint64((seed >> 32) & 0xFFFFFFFF)
 
 
+# the published coefficients of AS241, in Horner form, as written there
+# fmt: off
 @jit(inline="always")
 def ndtri(p):
     """Inverse of the standard normal CDF, Wichura's AS241 (PPND16), |rel err| < 1e-16."""
@@ -125,6 +128,7 @@ def ndtri(p):
                 + 0.59983220655588793769) * r + 1.0)
     x = num / den
     return -x if q < 0.0 else x
+# fmt: on
 
 
 @jit(inline="always")

@@ -5,6 +5,7 @@ under ``NUMBA_DISABLE_JIT=1``.
 No fastmath here either: each intrinsic does the same IEEE additions and
 multiplications, in the same order, as its Python twin, so the bits are the same.
 """
+
 from __future__ import annotations
 
 from .._jit import jit  # noqa: F401  (sets the cache directory before numba is imported)
@@ -41,8 +42,13 @@ def _register_add_tile8():
 
     @intrinsic
     def _add_tile8(typingctx, sums, s, values, e0, g0):
-        arrays_ok = all(isinstance(a, types.Array) and a.dtype == types.float64 and a.ndim == 3
-                        and a.layout == "C" for a in (sums, values))
+        arrays_ok = all(
+            isinstance(a, types.Array)
+            and a.dtype == types.float64
+            and a.ndim == 3
+            and a.layout == "C"
+            for a in (sums, values)
+        )
         if not arrays_ok or not all(isinstance(i, types.Integer) for i in (s, e0, g0)):
             return None
 
@@ -50,20 +56,32 @@ def _register_add_tile8():
             sums_t, _, values_t, _, _ = signature.args
             a_sums = context.make_array(sums_t)(context, builder, args[0])
             a_vals = context.make_array(values_t)(context, builder, args[2])
-            s_, e0_, g0_ = (context.cast(builder, args[i], signature.args[i], types.intp)
-                            for i in (1, 3, 4))
+            s_, e0_, g0_ = (
+                context.cast(builder, args[i], signature.args[i], types.intp) for i in (1, 3, 4)
+            )
             intp = context.get_value_type(types.intp)
 
             def ptr(ary, aty, idx):
                 p = cgutils.get_item_pointer2(
-                    context, builder, data=ary.data, shape=cgutils.unpack_tuple(builder, ary.shape),
-                    strides=cgutils.unpack_tuple(builder, ary.strides), layout=aty.layout,
-                    inds=idx, wraparound=False)
+                    context,
+                    builder,
+                    data=ary.data,
+                    shape=cgutils.unpack_tuple(builder, ary.shape),
+                    strides=cgutils.unpack_tuple(builder, ary.strides),
+                    layout=aty.layout,
+                    inds=idx,
+                    wraparound=False,
+                )
                 return builder.bitcast(p, f64x8.as_pointer())
 
             zero = ir.Constant(intp, 0)
-            rows = [builder.load(ptr(a_vals, values_t, [zero, builder.add(e0_, ir.Constant(intp, i)), g0_]),
-                                 align=8) for i in range(8)]
+            rows = [
+                builder.load(
+                    ptr(a_vals, values_t, [zero, builder.add(e0_, ir.Constant(intp, i)), g0_]),
+                    align=8,
+                )
+                for i in range(8)
+            ]
             p_sum = ptr(a_sums, sums_t, [zero, s_, e0_])
             p_sq = ptr(a_sums, sums_t, [ir.Constant(intp, 1), s_, e0_])
             total = builder.load(p_sum, align=8)
@@ -77,8 +95,12 @@ def _register_add_tile8():
                         lo = [j if not j & b else 8 + j - b for j in range(8)]
                         hi = [j + b if not j & b else 8 + j for j in range(8)]
                         a, c = rows[i], rows[i | b]
-                        rows[i] = builder.shuffle_vector(a, c, ir.Constant(ir.VectorType(i32, 8), lo))
-                        rows[i | b] = builder.shuffle_vector(a, c, ir.Constant(ir.VectorType(i32, 8), hi))
+                        rows[i] = builder.shuffle_vector(
+                            a, c, ir.Constant(ir.VectorType(i32, 8), lo)
+                        )
+                        rows[i | b] = builder.shuffle_vector(
+                            a, c, ir.Constant(ir.VectorType(i32, 8), hi)
+                        )
             for g in range(8):  # in path order
                 total = builder.fadd(total, rows[g])
                 squares = builder.fadd(squares, builder.fmul(rows[g], rows[g]))
