@@ -219,7 +219,10 @@ def _to_scenario(data: dict, draw) -> None:
     tables = [
         p
         for p, v in _nodes(data)
-        if isinstance(v, dict) and len(p) <= 2 and p[0] not in ("run", "scenarios")
+        if isinstance(v, dict)
+        and len(p) <= 2
+        and p[0] not in ("run", "scenarios")
+        and all(isinstance(k, str) for k in p)  # not a table inside a list
     ]
     if not tables:
         return
