@@ -114,7 +114,10 @@ def run(config, output, n_paths, seed, threads, block_paths):
         out = None if output is None else check_output_path(output)
     except OutputError as e:
         raise _Fail(f"-o/--output: {e}") from None
-    _check_memory(cfg, threads)
+    from . import engine
+
+    packed = engine.prepare(cfg)
+    _check_memory(cfg, packed, threads)
     if out is None:  # the default: results/<config name>.nc, the folder made on demand
         out = Path("results") / (Path(config).stem + ".nc")
         try:
@@ -125,18 +128,17 @@ def run(config, output, n_paths, seed, threads, block_paths):
 
     _stop_on_sigterm()
     try:
-        _run(cfg, config, out, n_paths, seed, threads, block_paths)
+        _run(cfg, packed, out, n_paths, seed, threads, block_paths)
     except KeyboardInterrupt:
         click.echo(f"reriskmc: interrupted: no result written ({out} is as it was)", err=True)
         sys.exit(130)
 
 
-def _check_memory(cfg, threads):
+def _check_memory(cfg, packed, threads):
     """Refuse, before any work, a run whose working memory would not fit."""
     from . import engine
-    from .pack import pack
 
-    need = engine.estimate_memory_bytes(pack(cfg), threads or engine.default_threads())
+    need = engine.estimate_memory_bytes(packed, threads or engine.default_threads())
     have = engine.available_memory_bytes()
     if have is not None and need > have:
         raise _Fail(
@@ -149,18 +151,17 @@ def _check_memory(cfg, threads):
 
 def _stop_on_sigterm():
     """SIGTERM stops a run like Ctrl-C: between blocks, leaving no partial output."""
+    import contextlib
     import signal
 
     def handler(signum, frame):
         raise KeyboardInterrupt
 
-    try:
+    with contextlib.suppress(ValueError):  # not the main thread (embedded): keep the default
         signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. embedded): leave the default
-        pass
 
 
-def _run(cfg, config, out, n_paths, seed, threads, block_paths):
+def _run(cfg, packed, out, n_paths, seed, threads, block_paths):
     from . import engine
     from .compile_cache import mark_used_and_prune
     from .io import write_result
@@ -173,7 +174,11 @@ def _run(cfg, config, out, n_paths, seed, threads, block_paths):
         f"{n_paths:,} paths, seed {seed}, {threads_used} threads",
         err=True,
     )
-    kwargs = {} if block_paths is None else {"block_paths": block_paths}
+    kwargs = (
+        {"packed": packed}
+        if block_paths is None
+        else {"packed": packed, "block_paths": block_paths}
+    )
     if sys.stderr.isatty():
         with click.progressbar(
             length=n_paths, label="paths", file=sys.stderr, show_pos=True, show_eta=True

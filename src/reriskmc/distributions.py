@@ -16,18 +16,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-# Codes shared with the kernel (kernels/rng.py reads them from the packed arrays).
-FIXED = 0
-UNIFORM = 1
-TRIANGULAR = 2
-LOGNORMAL = 3
-NORMAL = 4
-TABLE = 5  # tabulated quantile function (beta, pert): linear interpolation
-
-#: a tabulated quantile function (beta, pert) has TABLE_NODES nodes equally spaced on
-#: the probit scale z = ndtri(u) over [-TABLE_Z, TABLE_Z]: the quantile function is
-#: smooth there, so linear interpolation stays accurate in the tails (a grid in u is not)
-from .kernels.layout import TABLE_NODES, TABLE_Z  # noqa: E402  (plain constants)
+# the kernel's codes for each distribution (kernels/layout.py: plain constants). A
+# tabulated quantile function (beta, pert) has TABLE_NODES nodes equally spaced on the
+# probit scale z = ndtri(u) over [-TABLE_Z, TABLE_Z]: the quantile function is smooth
+# there, so linear interpolation stays accurate in the tails (a grid in u is not)
+from .kernels.layout import (  # noqa: F401  (FIXED: re-exported for callers)
+    FIXED,
+    LOGNORMAL,
+    NORMAL,
+    TABLE,
+    TABLE_NODES,
+    TABLE_Z,
+    TRIANGULAR,
+    UNIFORM,
+)
 
 #: name -> (required parameters, optional parameters with defaults)
 SPECS: dict[str, tuple[tuple[str, ...], dict[str, float]]] = {
@@ -170,7 +172,8 @@ def parse_dist(table: dict) -> Dist:
     for key in table:
         if key not in allowed:
             raise DistributionError(
-                f"'{key}' is not a parameter of {kind}; expected {', '.join(sorted(allowed - {'dist'}))}"
+                f"'{key}' is not a parameter of {kind}; "
+                f"expected {', '.join(sorted(allowed - {'dist'}))}"
             )
     values: dict[str, float] = {}
     for key in required:

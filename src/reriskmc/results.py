@@ -8,63 +8,10 @@ from datetime import datetime, timezone
 import numpy as np
 
 from . import __version__
-from .config import PRIORITIES, Config
+from .config import Config
 from .engine import CHUNK, Stats
-from .pack import TONNES_FLOOR, UNITS_FLOOR
-from .variables import BY_NAME, all_variables, check
-
-
-def _representatives(floor: float) -> np.ndarray:
-    from .kernels.reduce import bucket_bounds
-
-    lo, hi = bucket_bounds(floor)
-    rep = 0.5 * (lo + hi)
-    rep[0] = 0.0  # bucket 0 holds values at or below the floor: reported as 0
-    return rep
-
-
-_ROWS = 256  # sketch rows per step of sketch_quantiles: 5.8 MB of int64 cumulative counts
-
-
-def sketch_quantiles(hist: np.ndarray, quantiles, floor: float) -> np.ndarray:
-    """Quantiles (inverted empirical CDF) from sketch histograms on the last axis.
-
-    Returns an array of shape ``hist.shape[:-1] + (len(quantiles),)``. Each value is
-    within a relative 1/128 of the exact empirical quantile, or within ``floor`` of it
-    when that is 0.
-    """
-    rep = _representatives(floor)
-    flat = hist.reshape(-1, hist.shape[-1])
-    out = np.empty((flat.shape[0], len(quantiles)))
-    # a few rows at a time: the cumulative counts of all rows at once (60 MB for
-    # base.toml's monthly sketches) set the run's peak memory
-    for r0 in range(0, flat.shape[0], _ROWS):
-        cum = np.cumsum(flat[r0 : r0 + _ROWS], axis=-1)
-        n = cum[:, -1:]
-        for i, q in enumerate(quantiles):
-            target = np.maximum(np.ceil(q * n - 1e-9), 1)
-            out[r0 : r0 + _ROWS, i] = rep[np.argmax(cum >= target, axis=-1)]
-    return out.reshape(hist.shape[:-1] + (len(quantiles),))
-
-
-def sketch_cvar(hist: np.ndarray, alpha: float, floor: float) -> np.ndarray:
-    """Mean of the worst ``1 - alpha`` share of values, from sketch histograms."""
-    rep = _representatives(floor)
-    flat = hist.reshape(-1, hist.shape[-1])
-    out = np.empty(flat.shape[0])
-    for i, h in enumerate(flat):
-        n = h.sum()
-        tail = (1.0 - alpha) * n
-        take = np.zeros(len(h))
-        left = tail
-        for b in range(len(h) - 1, -1, -1):
-            if left <= 0:
-                break
-            k = min(h[b], left)
-            take[b] = k
-            left -= k
-        out[i] = float(take @ rep) / tail if tail > 0 else 0.0
-    return out.reshape(hist.shape[:-1])
+from .kernels.layout import PRIORITIES
+from .variables import all_variables, check
 
 
 def _mean_se(sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -96,56 +43,68 @@ def build_dataset(config: Config, stats: Stats, seed: int):
     """
     import xarray as xr
 
-    base = config.base
-    n = stats.n_paths
-    qs = list(config.quantiles)
-    months = base.months.astype("datetime64[D]").astype("datetime64[ns]")
+    values = _values(config, stats)
+    data_vars = {
+        v.name: xr.Variable(
+            v.dims, values[v.name], attrs={"units": v.units, "long_name": v.long_name}
+        )
+        for v in all_variables()
+    }
+    ds = xr.Dataset(data_vars, coords=_coords(config))
+    ds["month"].attrs["long_name"] = "month (first day)"
+    ds["quantile"].attrs.update(long_name="probability level of the quantile", units="1")
+    ds.attrs = _attrs(config, stats.n_paths, seed)
+    problems = check(ds)
+    if problems:  # a bug, not a user error: the writer must honour its own contract
+        raise AssertionError("result dataset breaks the contract: " + "; ".join(problems))
+    return ds
 
+
+def _values(config: Config, stats: Stats) -> dict[str, np.ndarray]:
+    """Every variable's values, by name (variables.py)."""
+    from .kernels import sketch
+
+    n, qs = stats.n_paths, list(config.quantiles)
+    units, tonnes = sketch.UNITS_FLOOR, sketch.TONNES_FLOOR
     values = {}
     values["p_shortfall"], values["p_shortfall_se"] = _p_se(stats.behind, n)
     values["units_short_mean"], values["units_short_mean_se"] = _mean_se(stats.us_sum, n)
-    values["units_short_quantile"] = sketch_quantiles(stats.h_us, qs, UNITS_FLOOR)
-    values["units_short_cvar"] = sketch_cvar(stats.h_peak_us, config.cvar_alpha, UNITS_FLOOR)
-    values["units_short_peak_quantile"] = sketch_quantiles(stats.h_peak_us, qs, UNITS_FLOOR)
+    values["units_short_quantile"] = sketch.quantiles(stats.h_us, qs, units)
+    values["units_short_cvar"] = sketch.cvar(stats.h_peak_us, config.cvar_alpha, units)
+    values["units_short_peak_quantile"] = sketch.quantiles(stats.h_peak_us, qs, units)
     values["shortfall_t_mean"], values["shortfall_t_mean_se"] = _mean_se(stats.owed_sum, n)
-    values["shortfall_t_quantile"] = sketch_quantiles(stats.h_peak_owed, qs, TONNES_FLOOR)
+    values["shortfall_t_quantile"] = sketch.quantiles(stats.h_peak_owed, qs, tonnes)
     values["p_stock_exhausted"], values["p_stock_exhausted_se"] = _p_se(stats.exhausted, n)
     values["p_regime"], values["p_regime_se"] = _p_se(stats.regime, n)
+    return values
 
-    data_vars = {}
-    for v in all_variables():
-        data_vars[v.name] = xr.Variable(
-            v.dims, values[v.name], attrs={"units": v.units, "long_name": v.long_name}
-        )
 
-    coords = {
-        "scenario": ("scenario", np.array(config.scenario_names, dtype=object)),
-        "programme": ("programme", np.array([p.name for p in base.programmes], dtype=object)),
-        "material": ("material", np.array([m.name for m in base.materials], dtype=object)),
-        "regime": ("regime", np.array(base.regimes, dtype=object)),
-        "month": ("month", months),
-        "quantile": ("quantile", np.asarray(qs, dtype=np.float64)),
-        "scenario_description": (
-            "scenario",
-            np.array([s.description for s in config.scenarios], dtype=object),
-        ),
-        "programme_long_name": (
-            "programme",
-            np.array([p.long_name for p in base.programmes], dtype=object),
-        ),
-        "programme_priority": (
-            "programme",
-            np.array([PRIORITIES[p.priority] for p in base.programmes], dtype=object),
-        ),
-        "material_long_name": (
-            "material",
-            np.array([m.long_name for m in base.materials], dtype=object),
-        ),
+def _coords(config: Config) -> dict:
+    base = config.base
+
+    def names(dim: str, items) -> tuple:
+        return (dim, np.array(list(items), dtype=object))
+
+    return {
+        "scenario": names("scenario", config.scenario_names),
+        "programme": names("programme", (p.name for p in base.programmes)),
+        "material": names("material", (m.name for m in base.materials)),
+        "regime": names("regime", base.regimes),
+        "month": ("month", base.months.astype("datetime64[D]").astype("datetime64[ns]")),
+        "quantile": ("quantile", np.asarray(config.quantiles, dtype=np.float64)),
+        "scenario_description": names("scenario", (s.description for s in config.scenarios)),
+        "programme_long_name": names("programme", (p.long_name for p in base.programmes)),
+        "programme_priority": names("programme", (PRIORITIES[p.priority] for p in base.programmes)),
+        "material_long_name": names("material", (m.long_name for m in base.materials)),
     }
-    ds = xr.Dataset(data_vars, coords=coords)
-    ds["month"].attrs["long_name"] = "month (first day)"
-    ds["quantile"].attrs.update(long_name="probability level of the quantile", units="1")
-    ds.attrs = {
+
+
+def _attrs(config: Config, n: int, seed: int) -> dict:
+    """The dataset's attributes: provenance and how its statistics were made."""
+    from .kernels import sketch
+
+    now = datetime.now(timezone.utc)
+    return {
         "title": config.title,
         "reriskmc_version": __version__,
         "config": config.text,
@@ -153,7 +112,7 @@ def build_dataset(config: Config, stats: Stats, seed: int):
         "config_file": config.path,
         "seed": np.int64(seed),
         "n_paths": np.int64(n),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": now.isoformat(timespec="seconds"),
         "cvar_alpha": float(config.cvar_alpha),
         "behind_tolerance_units": float(config.behind_tolerance_units),
         "quantile_method": (
@@ -161,17 +120,10 @@ def build_dataset(config: Config, stats: Stats, seed: int):
             "and CVaR is within a relative 1/128 (0.78%) of the exact empirical value, "
             "values at or below the floor are reported as 0"
         ),
-        "quantile_relative_error": 1.0 / 128.0,
-        "quantile_floor_units": UNITS_FLOOR,
-        "quantile_floor_t": TONNES_FLOOR,
+        "quantile_relative_error": sketch.RELATIVE_ERROR,
+        "quantile_floor_units": sketch.UNITS_FLOOR,
+        "quantile_floor_t": sketch.TONNES_FLOOR,
         "chunk_paths": np.int64(CHUNK),
         "Conventions": "CF-1.10",
-        "history": f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} reriskmc run {config.path} --paths {n} --seed {seed}",
+        "history": f"{now:%Y-%m-%dT%H:%M:%SZ} reriskmc run {config.path} --paths {n} --seed {seed}",
     }
-    problems = check(ds)
-    if problems:  # a bug, not a user error: the writer must honour its own contract
-        raise AssertionError("result dataset breaks the contract: " + "; ".join(problems))
-    return ds
-
-
-__all__ = ["build_dataset", "sketch_quantiles", "sketch_cvar", "BY_NAME"]

@@ -47,7 +47,7 @@ def headline_table(ds) -> str:
         )
     lines += [
         "",
-        f"CVaR{int(round(100 * alpha))} of peak units behind schedule (mean of the worst "
+        f"CVaR{round(100 * alpha)} of peak units behind schedule (mean of the worst "
         f"{100 * (1 - alpha):.0f}% of paths)",
     ]
     lines += [head.rsplit("  ", 1)[0], "-" * len(head.rsplit("  ", 1)[0])]

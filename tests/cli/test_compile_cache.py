@@ -13,10 +13,10 @@ PROBE = """
 import json
 from reriskmc.config import load_config
 from reriskmc.engine import simulate
-from reriskmc.kernels.block import simulate_block
+from reriskmc.kernels.block import simulate_lane
 simulate(load_config({cfg!r}), 600, 3, threads=1)
-print(json.dumps({{"misses": sum(simulate_block.stats.cache_misses.values()),
-                   "hits": sum(simulate_block.stats.cache_hits.values())}}))
+print(json.dumps({{"misses": sum(simulate_lane.stats.cache_misses.values()),
+                   "hits": sum(simulate_lane.stats.cache_hits.values())}}))
 """
 
 

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from reriskmc.config import load_config
 from reriskmc.engine import simulate
-from reriskmc.kernels import layout as L
 from reriskmc.pack import pack
 from reriskmc.reference import simulate_reference
 from reriskmc.results import build_dataset
@@ -253,8 +252,8 @@ def test_random_config__scenarios_sharing_a_supply_stage_match_computing_it_afre
     config = load_config("random.toml", tomli_w.dumps(cfg))
     packed = pack(config)
     struct = packed.struct.copy()
-    struct[:, packed.off_i[L.I_TWIN_CHINA]] = -1
-    struct[:, packed.off_i[L.I_TWIN_SOURCES]] = -1
+    struct[:, packed.i.twin_china] = -1
+    struct[:, packed.i.twin_sources] = -1
     shared = simulate(config, 600, seed, packed=packed)
     afresh = simulate(config, 600, seed, packed=dataclasses.replace(packed, struct=struct))
     for f in (

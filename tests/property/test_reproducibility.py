@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from reriskmc.config import load_config
 from reriskmc.engine import CHUNK, SKETCH_BATCH, Stats, replay_path, simulate
-from reriskmc.kernels.paths import GROUP
-from reriskmc.kernels.reduce import bucket
-from reriskmc.pack import TONNES_FLOOR, UNITS_FLOOR, pack
+from reriskmc.kernels.scratch import GROUP
+from reriskmc.kernels.sketch import TONNES_FLOOR, UNITS_FLOOR, bucket
+from reriskmc.pack import pack
 from reriskmc.results import build_dataset
 
 BASE = Path(__file__).resolve().parents[2] / "configs" / "base.toml"
@@ -30,7 +30,7 @@ SEED = 20250610
 ARRAYS = [
     f.name
     for f in dataclasses.fields(Stats)
-    if f.name not in ("n_paths", "elapsed_s", "compile_s", "kernel_s", "extra")
+    if f.name not in ("n_paths", "elapsed_s", "compile_s", "kernel_s")
 ]
 
 

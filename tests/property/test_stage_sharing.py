@@ -20,42 +20,34 @@ import pytest
 from reriskmc.config import load_config
 from reriskmc.engine import simulate
 from reriskmc.kernels import layout as L
-from reriskmc.kernels.rng import FIXED
+from reriskmc.kernels.layout import FIXED
 from reriskmc.pack import pack
 
 BASE = Path(__file__).resolve().parents[2] / "configs" / "base.toml"
 N_PATHS = 600
 SEED = 7
 FIELDS = ("us_sum", "owed_sum", "behind", "exhausted", "regime", "h_us", "h_peak_us", "h_peak_owed")
-FLOAT_NAMES = [b.split(":")[0] for b in L.FLOAT_BLOCKS]
-INT_NAMES = [b.split(":")[0] for b in L.INT_BLOCKS]
+FLOAT_NAMES = [name for name, _ in L.FLOAT_BLOCKS]
+INT_NAMES = [name for name, _ in L.INT_BLOCKS]
 TWINS = {
-    "china": (L.I_TWIN_CHINA, L.CHINA_FLOATS, L.CHINA_INTS),
-    "sources": (L.I_TWIN_SOURCES, L.SOURCE_FLOATS, L.SOURCE_INTS),
+    "china": ("twin_china", L.CHINA_FLOATS, L.CHINA_INTS),
+    "sources": ("twin_sources", L.SOURCE_FLOATS, L.SOURCE_INTS),
 }
 
 
 def _new_int(block, old, dims):
     """A different valid value for every entry of an int block."""
-    R, M = int(dims[L.D_R]), int(dims[L.D_M])
-    if block in (L.I_INITIAL, L.I_EV_JUMP):
-        return (old + 1) % R
-    if block == L.I_EV_MATRIX:
-        return (old + 1) % int(dims[L.D_NMAT])
-    if block == L.I_SRC_MATERIAL:
-        return (old + 1) % M
-    if block == L.I_RELEASE_RULE:
+    if block in ("initial", "ev_jump"):
+        return (old + 1) % dims.R
+    if block == "ev_matrix":
+        return (old + 1) % dims.n_matrices
+    if block == "src_material":
+        return (old + 1) % dims.M
+    if block == "release_rule":
         return (old + 1) % 3
-    if block == L.I_EV_MAX_EXT:
+    if block == "ev_max_ext":
         return old + 1
-    if block in (
-        L.I_DFARS_MONTH,
-        L.I_EV_MONTH,
-        L.I_RELEASE_MONTH,
-        L.I_SRC_START,
-        L.I_PROG_START,
-        L.I_PROG_END,
-    ):
+    if block in ("dfars_month", "ev_month", "release_month", "src_start", "prog_start", "prog_end"):
         return old // 2
     return 1 - old  # the flags
 
@@ -70,8 +62,8 @@ def base_only():
 
 def _run(config, packed, twin_col, twin):
     struct = packed.struct.copy()
-    struct[:, packed.off_i[L.I_TWIN_CHINA]] = -1
-    struct[:, packed.off_i[L.I_TWIN_SOURCES]] = -1
+    struct[:, packed.i.twin_china] = -1
+    struct[:, packed.i.twin_sources] = -1
     struct[1, twin_col] = twin
     return simulate(config, N_PATHS, SEED, packed=dataclasses.replace(packed, struct=struct))
 
@@ -79,17 +71,15 @@ def _run(config, packed, twin_col, twin):
 def _changed(packed, kind, block):
     """``packed`` with block ``block`` of scenario 1 changed everywhere."""
     if kind == "float":
-        lo = packed.off_f[block]
-        hi = packed.off_f[block + 1] if block + 1 < len(packed.off_f) else packed.th_fixed.shape[1]
+        cols = packed.float_range(block)
         code, fixed = packed.th_code.copy(), packed.th_fixed.copy()
-        code[1, lo:hi] = FIXED
-        fixed[1, lo:hi] = 1.7  # means something in every block (a probability above 1: always)
+        code[1, cols] = FIXED
+        fixed[1, cols] = 1.7  # means something in every block (a probability above 1: always)
         return dataclasses.replace(packed, th_code=code, th_fixed=fixed)
     if kind == "int":
-        lo = packed.off_i[block]
-        hi = packed.off_i[block + 1]
+        cols = packed.int_range(block)
         struct = packed.struct.copy()
-        struct[1, lo:hi] = _new_int(block, struct[1, lo:hi], packed.dims)
+        struct[1, cols] = _new_int(block, struct[1, cols], packed.dims)
         return dataclasses.replace(packed, struct=struct)
     cum = packed.cum_trans.copy()  # the transition matrices: every row moves to state 0
     cum[1] = 1.0
@@ -98,12 +88,12 @@ def _changed(packed, kind, block):
 
 def _cases():
     for stage, (_, floats, ints) in TWINS.items():
-        for b, name in enumerate(FLOAT_NAMES):
-            if b not in floats:
-                yield pytest.param(stage, "float", b, id=f"{stage}-{name}")
-        for b, name in enumerate(INT_NAMES):
-            if b not in ints and b not in (L.I_TWIN_CHINA, L.I_TWIN_SOURCES):
-                yield pytest.param(stage, "int", b, id=f"{stage}-{name}")
+        for name in FLOAT_NAMES:
+            if name not in floats:
+                yield pytest.param(stage, "float", name, id=f"{stage}-{name}")
+        for name in INT_NAMES:
+            if name not in ints and name not in ("twin_china", "twin_sources"):
+                yield pytest.param(stage, "int", name, id=f"{stage}-{name}")
         if stage == "sources":
             yield pytest.param(stage, "matrices", None, id=f"{stage}-transition_matrices")
 
@@ -112,7 +102,7 @@ def _cases():
 def test_stage__ignores_every_block_outside_its_list(base_only, stage, kind, block):
     config, packed = base_only
     changed = _changed(packed, kind, block)
-    col = packed.off_i[TWINS[stage][0]]
+    col = getattr(packed.i, TWINS[stage][0])
     shared, afresh = _run(config, changed, col, 0), _run(config, changed, col, -1)
     for f in FIELDS:
         np.testing.assert_array_equal(getattr(shared, f), getattr(afresh, f), err_msg=f)
@@ -123,9 +113,9 @@ def test_stage__a_block_on_its_list_does_change_the_result(base_only, stage):
     """The check above can fail: changing a block the stage reads, and sharing the
     stage anyway, gives a different run."""
     config, packed = base_only
-    block = L.F_RECYCLING if stage == "china" else L.F_SRC_CAPACITY
+    block = "recycling" if stage == "china" else "src_capacity"
     changed = _changed(packed, "float", block)
-    col = packed.off_i[TWINS[stage][0]]
+    col = getattr(packed.i, TWINS[stage][0])
     shared, afresh = _run(config, changed, col, 0), _run(config, changed, col, -1)
     assert not np.array_equal(shared.owed_sum, afresh.owed_sum)
 
@@ -133,8 +123,8 @@ def test_stage__a_block_on_its_list_does_change_the_result(base_only, stage):
 def test_pack__finds_the_twins_of_the_shipped_scenarios():
     packed = pack(load_config(BASE))
     names = [s.name for s in load_config(BASE).scenarios]
-    china = packed.struct[:, packed.off_i[L.I_TWIN_CHINA]]
-    sources = packed.struct[:, packed.off_i[L.I_TWIN_SOURCES]]
+    china = packed.struct[:, packed.i.twin_china]
+    sources = packed.struct[:, packed.i.twin_sources]
     # the China side differs in the linkage, channel and talks scenarios only
     assert [names[i] for i in np.flatnonzero(china == 0)] == ["stockpile_release", "fast_ramp"]
     # the other sources differ in fast_ramp only
@@ -187,7 +177,7 @@ def test_copied_draws__a_stale_copy_does_change_the_run(base_only):
     which copies the base's value anyway, gives a different run."""
     config, packed = base_only
     # a drawn kg per unit (the first, F-35's NdFeB: uniform 8-20 kg)
-    lo = packed.off_f[L.F_KG]
+    lo = packed.f.kg
     k = lo + int(np.flatnonzero(packed.th_code[1, lo:] != FIXED)[0])
     assert packed.th_table[1, k] < 0  # its value follows its arguments
     args = packed.th_args.copy()

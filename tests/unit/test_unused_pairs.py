@@ -13,8 +13,7 @@ import numpy as np
 from reriskmc.config import load_config
 from reriskmc.distributions import UNIFORM
 from reriskmc.engine import replay_path, simulate
-from reriskmc.kernels import layout as L
-from reriskmc.kernels.rng import FIXED
+from reriskmc.kernels.layout import FIXED
 from reriskmc.pack import pack
 
 BASE = Path(__file__).resolve().parents[2] / "configs" / "base.toml"
@@ -24,7 +23,7 @@ FIELDS = ("us_sum", "owed_sum", "behind", "exhausted", "regime", "h_us", "h_peak
 def _computed_in_full(packed):
     """``packed`` with every unused pair's zero kg drawn instead, as uniform(0, 0): the
     same value, but not a point value, so the month loop computes the pair."""
-    lo = packed.off_f[L.F_KG]
+    lo = packed.f.kg
     unused = np.zeros(packed.th_code.shape, bool)
     unused[:, lo:] = (packed.th_code[:, lo:] == FIXED) & (packed.th_fixed[:, lo:] == 0.0)
     code, args, slot = packed.th_code.copy(), packed.th_args.copy(), packed.th_slot.copy()
@@ -46,8 +45,8 @@ def test_unused_pair__skipped_gives_the_run_that_computes_it():
 def test_unused_pair__owes_nothing_in_any_month():
     config = load_config(BASE)
     packed = pack(config)
-    M = int(packed.dims[L.D_M])
-    lo = packed.off_f[L.F_KG]
+    M = packed.dims.M
+    lo = packed.f.kg
     s_idx, j_idx = np.nonzero((packed.th_code[:, lo:] == FIXED) & (packed.th_fixed[:, lo:] == 0.0))
     for path in (0, 1, 2):
         owed = replay_path(config, 5, path, packed)["shortfall_t"]  # [S, P, M, T]

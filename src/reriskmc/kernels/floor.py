@@ -8,33 +8,64 @@ benchmark suite compares the kernel with it: the kernel can never be faster than
 
 from __future__ import annotations
 
-from .._jit import pjit, prange
-from . import layout as L
-from .paths import GROUP, draw_month, draw_path, fill_fixed, work_of
+from .._jit import jit
+from .block import run_lanes
+from .paths import draw_month, draw_path, fill_fixed
+from .scratch import GROUP, work_of
 
 
-@pjit
-def draw_block(pk, work, k0, k1, path0, n_paths, chunk, n_lanes, out_sink):
-    """Draw the uniforms and per-path parameters of ``n_paths`` paths.
+def draw_block(pool, pk, work, pads, k0, k1, path0, n_paths, chunk, n_lanes, out_sink):
+    """Draw the uniforms and per-path parameters of ``n_paths`` paths on ``n_lanes``
+    threads (``block.run_lanes``).
 
     out_sink : float64[n_lanes], written: a checksum that keeps the work from being
     optimised away.
     """
+    run_lanes(
+        pool, draw_lane, n_lanes, pk, work, pads, k0, k1, path0, n_paths, chunk, n_lanes, out_sink
+    )
+
+
+@jit
+def draw_lane(pk, work, pads, k0, k1, path0, n_paths, chunk, n_lanes, out_sink, lane):
+    """Thread ``lane``'s share of :func:`draw_block`."""
     n_chunks = (n_paths + chunk - 1) // chunk
-    for lane in prange(n_lanes):
-        w = work_of(work, lane)
-        fill_fixed(pk, w)
-        acc = 0.0
-        u_month = w[2]
-        last = u_month.shape[0] - 1
-        for ci in range(lane, n_chunks, n_lanes):
-            end = min(n_paths, (ci + 1) * chunk)
-            for i0 in range(ci * chunk, end, GROUP):
-                n = min(GROUP, end - i0)
-                for g in range(n):
-                    draw_path(pk, w, k0, k1, path0 + i0 + g, g)
-                    acc += w[0][0, 0, g]
-                for t in range(pk[0][L.D_T]):
-                    draw_month(w, k0, k1, path0 + i0, n, t)
-                    acc += u_month[last, 0]
-        out_sink[lane] = acc
+    w = work_of(work, pads, lane)
+    fill_fixed(pk, w)
+    acc = 0.0
+    last = w.u_month.shape[0] - 1
+    for ci in range(lane, n_chunks, n_lanes):
+        end = min(n_paths, (ci + 1) * chunk)
+        for i0 in range(ci * chunk, end, GROUP):
+            n = min(GROUP, end - i0)
+            for g in range(n):
+                draw_path(pk, w, k0, k1, path0 + i0 + g, g)
+                acc += w.theta[0, 0, g]
+            for t in range(pk.dims.T):
+                draw_month(w, k0, k1, path0 + i0, n, t)
+                acc += w.u_month[last, 0]
+    out_sink[lane] = acc
+
+
+def floor_runner(packed, seed: int, threads: int):
+    """A callable ``draw(n_paths)`` that draws what a run of ``n_paths`` paths draws, on
+    ``threads`` threads, with its arrays made once (for timing the floor alone)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from .rng import seed_key
+    from .scratch import CHUNK, make_work
+
+    pk = packed.params()
+    work, pads = make_work(packed, threads)
+    pool = ThreadPoolExecutor(max_workers=max(1, threads - 1))
+    sink = np.zeros(threads)
+    k0, k1 = seed_key(seed)
+
+    def draw(n_paths: int) -> np.ndarray:
+        draw_block(pool, pk, work, pads, k0, k1, 0, n_paths, CHUNK, threads, sink)
+        return sink
+
+    draw(CHUNK)  # compile (or load) first
+    return draw

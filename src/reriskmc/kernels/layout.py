@@ -1,199 +1,198 @@
-"""The packed-parameter layout shared by ``pack.py`` (which writes it) and the kernels
-(which read it). Plain constants: importing this compiles nothing.
+"""The packed-parameter layout, and every code that config, pack, the kernels and the
+reference model share. Plain Python: importing it compiles nothing.
 
 Every scenario's scalar parameters live in one float vector ``theta[s, :]`` and its
-discrete settings in one int vector ``struct[s, :]``; each named block starts at an
-offset (``off_f[F_*]``, ``off_i[I_*]``) and is laid out row-major over the dimensions
-given beside it. Sizes use R regimes, C channels, M materials, K sources, P programmes,
-E events.
+discrete settings in one int vector ``struct[s, :]``. Each block is declared once below,
+with its shape in the model's dimensions; ``pack`` fills the blocks in this order and
+hands the kernel each block's offset by name (``pk.f.flow``, ``pk.i.ev_month``).
+Dimensions: R regimes, C channels, M materials, K sources, P programmes, E events.
 """
 
-# -- tabulated quantile functions (beta, pert): TABLE_NODES values at z equally spaced
-# over [-TABLE_Z, TABLE_Z] on the probit scale (distributions.quantile_table writes
-# them, kernels/rng.transform reads them)
+from __future__ import annotations
+
+from collections import namedtuple
+
+# -- distribution codes: how a drawn parameter is transformed from its uniform
+# (kernels/rng.transform; distributions.Dist.kernel_code)
+FIXED, UNIFORM, TRIANGULAR, LOGNORMAL, NORMAL, TABLE = range(6)
+#: a tabulated quantile function (beta, pert) has TABLE_NODES values at z equally spaced
+#: over [-TABLE_Z, TABLE_Z] on the probit scale (distributions.quantile_table writes
+#: them, kernels/rng.transform reads them)
 TABLE_NODES = 4097
 TABLE_Z = 8.0
 
-# -- dims[] entries
-D_R, D_C, D_M, D_K, D_P, D_E, D_T, D_S, D_NMAT, D_NPS = range(10)
-N_DIMS = 10
+# -- licence states (docs/model.md 3.4)
+IDLE, PENDING, LIVE = 0, 1, 2
 
-# -- float blocks: (id, name, shape in dims)
+# -- stockpile release rules, in the order of their codes
+RELEASE_RULES = ("never", "on_shortfall", "from_date")
+RELEASE_NEVER, RELEASE_ON_SHORTFALL, RELEASE_FROM_DATE = range(len(RELEASE_RULES))
+
+# -- DPAS priorities, served in this order
+PRIORITIES = ("DX", "DO")
+DX, DO = range(len(PRIORITIES))
+
+#: a month that never comes (an absent DFARS date)
+NO_MONTH = 1 << 40
+
+# -- random streams: counter word 1 is 0 for the path's own draws, month + 1 for a month's
+STREAM_PATH = 0
+
+# -- float blocks of theta: (name, shape in dims)
 FLOAT_BLOCKS = (
-    "p_concession:1",
-    "p_waiver:1",
-    "ev_p_extend:E",
-    "ev_extend_months:E",
-    "ev_p_fire:E",
-    "flow:MC",
-    "lag:MC",
-    "term:MC",
-    "live0:MC",
-    "p_approve:MCR",
-    "p_approve_conc:MCR",
-    "p_revoke:MCR",
-    "leakage:M",
-    "recycling:M",
-    "buffer0:M",
-    "buffer_cap:M",
-    "stock0:M",
-    "release_lag:M",
-    "release_rate:M",
-    "src_capacity:K",
-    "src_ramp:K",
-    "src_slip:K",
-    "src_yield:K",
-    "src_p_qual:K",
-    "src_qual_months:K",
-    "src_share:K",
-    "units_per_year:P",
-    "catch_up:P",
-    "kg:PM",
+    ("p_concession", "1"),
+    ("p_waiver", "1"),
+    ("ev_p_extend", "E"),
+    ("ev_extend_months", "E"),
+    ("ev_p_fire", "E"),
+    ("flow", "MC"),
+    ("lag", "MC"),
+    ("term", "MC"),
+    ("live0", "MC"),
+    ("p_approve", "MCR"),
+    ("p_approve_conc", "MCR"),
+    ("p_revoke", "MCR"),
+    ("leakage", "M"),
+    ("recycling", "M"),
+    ("buffer0", "M"),
+    ("buffer_cap", "M"),
+    ("stock0", "M"),
+    ("release_lag", "M"),
+    ("release_rate", "M"),
+    ("src_capacity", "K"),
+    ("src_ramp", "K"),
+    ("src_slip", "K"),
+    ("src_yield", "K"),
+    ("src_p_qual", "K"),
+    ("src_qual_months", "K"),
+    ("src_share", "K"),
+    ("units_per_year", "P"),
+    ("catch_up", "P"),
+    ("kg", "PM"),
 )
-(
-    F_P_CONCESSION,
-    F_P_WAIVER,
-    F_EV_P_EXTEND,
-    F_EV_EXTEND_MONTHS,
-    F_EV_P_FIRE,
-    F_FLOW,
-    F_LAG,
-    F_TERM,
-    F_LIVE0,
-    F_P_APPROVE,
-    F_P_APPROVE_CONC,
-    F_P_REVOKE,
-    F_LEAKAGE,
-    F_RECYCLING,
-    F_BUFFER0,
-    F_BUFFER_CAP,
-    F_STOCK0,
-    F_RELEASE_LAG,
-    F_RELEASE_RATE,
-    F_SRC_CAPACITY,
-    F_SRC_RAMP,
-    F_SRC_SLIP,
-    F_SRC_YIELD,
-    F_SRC_P_QUAL,
-    F_SRC_QUAL_MONTHS,
-    F_SRC_SHARE,
-    F_UNITS_PER_YEAR,
-    F_CATCH_UP,
-    F_KG,
-) = range(len(FLOAT_BLOCKS))
 
-# -- int blocks
+# -- int blocks of struct
 INT_BLOCKS = (
-    "initial:1",
-    "conceded0:1",
-    "opens_fast:1",
-    "talks:R",
-    "dfars_month:1",
-    "dfars_applies:M",
-    "ev_month:E",
-    "ev_max_ext:E",
-    "ev_jump:E",
-    "ev_matrix:E",
-    "ch_fast:C",
-    "ch_open:CR",
-    "fast_track:M",
-    "release_rule:M",
-    "release_month:M",
-    "src_material:K",
-    "src_start:K",
-    "priority:P",
-    "prog_start:P",
-    "prog_end:P",
-    "twin_china:1",
-    "twin_sources:1",
+    ("initial", "1"),
+    ("conceded0", "1"),
+    ("opens_fast", "1"),
+    ("talks", "R"),
+    ("dfars_month", "1"),
+    ("dfars_applies", "M"),
+    ("ev_month", "E"),
+    ("ev_max_ext", "E"),
+    ("ev_jump", "E"),
+    ("ev_matrix", "E"),
+    ("ch_fast", "C"),
+    ("ch_open", "CR"),
+    ("fast_track", "M"),
+    ("release_rule", "M"),
+    ("release_month", "M"),
+    ("src_material", "K"),
+    ("src_start", "K"),
+    ("priority", "P"),
+    ("prog_start", "P"),
+    ("prog_end", "P"),
+    ("twin_china", "1"),
+    ("twin_sources", "1"),
 )
-(
-    I_INITIAL,
-    I_CONCEDED0,
-    I_OPENS_FAST,
-    I_TALKS,
-    I_DFARS_MONTH,
-    I_DFARS_APPLIES,
-    I_EV_MONTH,
-    I_EV_MAX_EXT,
-    I_EV_JUMP,
-    I_EV_MATRIX,
-    I_CH_FAST,
-    I_CH_OPEN,
-    I_FAST_TRACK,
-    I_RELEASE_RULE,
-    I_RELEASE_MONTH,
-    I_SRC_MATERIAL,
-    I_SRC_START,
-    I_PRIORITY,
-    I_PROG_START,
-    I_PROG_END,
-    I_TWIN_CHINA,
-    I_TWIN_SOURCES,
-) = range(len(INT_BLOCKS))
+
+#: each float block's offset in theta, by name
+FloatOffsets = namedtuple("FloatOffsets", [name for name, _ in FLOAT_BLOCKS])
+#: each int block's offset in struct, by name
+IntOffsets = namedtuple("IntOffsets", [name for name, _ in INT_BLOCKS])
+#: the model's sizes; n_matrices transition matrices, n_path_slots uniforms drawn per
+#: path for distribution-valued parameters
+Dims = namedtuple("Dims", ["R", "C", "M", "K", "P", "E", "T", "S", "n_matrices", "n_path_slots"])
+#: where each kind of draw sits among a month's uniforms (see :func:`month_slots`)
+MonthSlots = namedtuple("MonthSlots", ["regime", "events", "concession", "licences", "total"])
+#: the numbers below which the statistics count a value as zero or a programme as on
+#: schedule (kernels/sketch.py)
+Floors = namedtuple("Floors", ["units", "tonnes", "behind_units"])
+
+#: everything the kernel reads (``pack.Packed.params()`` makes it):
+#: th_fixed float64[S, n_theta] point values (0 where drawn); th_code int64[S, n_theta]
+#: distribution codes; th_args float64[S, n_theta, 3] transform arguments; th_table
+#: int64[S, n_theta] row of ``tables`` (-1: none); th_slot int64[S, n_theta] the path's
+#: uniform of a drawn position (-1: none); th_same int64[S, n_theta] the first scenario
+#: drawing a position the same way (-1: none); tables float64[n_tables, TABLE_NODES];
+#: struct int64[S, n_struct]; cum_trans float64[S, n_matrices, R, R] cumulative
+#: transition rows
+Params = namedtuple(
+    "Params",
+    [
+        "dims",
+        "f",
+        "i",
+        "u",
+        "floors",
+        "th_fixed",
+        "th_code",
+        "th_args",
+        "th_table",
+        "th_slot",
+        "th_same",
+        "tables",
+        "struct",
+        "cum_trans",
+    ],
+)
 
 # -- the blocks each supply stage reads (kernels/paths.china_stage, other_supply). A
 # scenario whose blocks equal an earlier scenario's (same values or distributions, same
 # random-number slots) has that stage's result on every path: its twin, found by pack
 # and stored in twin_china / twin_sources (-1: none)
 CHINA_FLOATS = (
-    F_P_CONCESSION,
-    F_P_WAIVER,
-    F_EV_P_EXTEND,
-    F_EV_EXTEND_MONTHS,
-    F_EV_P_FIRE,
-    F_FLOW,
-    F_LAG,
-    F_TERM,
-    F_LIVE0,
-    F_P_APPROVE,
-    F_P_APPROVE_CONC,
-    F_P_REVOKE,
-    F_LEAKAGE,
-    F_RECYCLING,
+    "p_concession",
+    "p_waiver",
+    "ev_p_extend",
+    "ev_extend_months",
+    "ev_p_fire",
+    "flow",
+    "lag",
+    "term",
+    "live0",
+    "p_approve",
+    "p_approve_conc",
+    "p_revoke",
+    "leakage",
+    "recycling",
 )
 CHINA_INTS = (
-    I_INITIAL,
-    I_CONCEDED0,
-    I_OPENS_FAST,
-    I_TALKS,
-    I_DFARS_MONTH,
-    I_DFARS_APPLIES,
-    I_EV_MONTH,
-    I_EV_MAX_EXT,
-    I_EV_JUMP,
-    I_EV_MATRIX,
-    I_CH_FAST,
-    I_CH_OPEN,
-    I_FAST_TRACK,
+    "initial",
+    "conceded0",
+    "opens_fast",
+    "talks",
+    "dfars_month",
+    "dfars_applies",
+    "ev_month",
+    "ev_max_ext",
+    "ev_jump",
+    "ev_matrix",
+    "ch_fast",
+    "ch_open",
+    "fast_track",
 )  # and the scenario's transition matrices
 SOURCE_FLOATS = (
-    F_SRC_CAPACITY,
-    F_SRC_RAMP,
-    F_SRC_SLIP,
-    F_SRC_YIELD,
-    F_SRC_P_QUAL,
-    F_SRC_QUAL_MONTHS,
-    F_SRC_SHARE,
+    "src_capacity",
+    "src_ramp",
+    "src_slip",
+    "src_yield",
+    "src_p_qual",
+    "src_qual_months",
+    "src_share",
 )
-SOURCE_INTS = (I_SRC_MATERIAL, I_SRC_START)
-
-# -- release rules (config.RELEASE_RULES order)
-RELEASE_NEVER, RELEASE_ON_SHORTFALL, RELEASE_FROM_DATE = 0, 1, 2
-N_PRIORITIES = 2  # DX, DO
-
-# -- random streams: counter word 1 is 0 for the path's own draws, month + 1 for a month's
-STREAM_PATH = 0
+SOURCE_INTS = ("src_material", "src_start")
 
 
-def month_slots(n_events: int, n_materials: int, n_channels: int) -> tuple[int, int, int, int]:
-    """Offsets of a month's uniforms: regime step, events (2 each), concession,
-    licences (3 per material and channel: revoke, approve, lag), and the total."""
-    # slot 0: the regime step
-    u_events = 1
-    u_concession = 1 + 2 * n_events
-    u_licences = u_concession + 1
-    return u_events, u_concession, u_licences, u_licences + 3 * n_materials * n_channels
+def month_slots(n_events: int, n_materials: int, n_channels: int) -> MonthSlots:
+    """Offsets of a month's uniforms: the regime step, the events (2 each: extension,
+    firing), the concession, the licences (3 per material and channel: revocation,
+    approval, lag), and the total."""
+    events = 1
+    concession = events + 2 * n_events
+    licences = concession + 1
+    return MonthSlots(0, events, concession, licences, licences + 3 * n_materials * n_channels)
 
 
 def block_size(shape: str, dims: dict) -> int:

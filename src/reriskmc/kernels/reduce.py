@@ -5,52 +5,14 @@ path order and merged by the engine in chunk order, so their rounding does not d
 on thread count or block size. Counts and histograms are integers, so any order gives
 the same result; they are accumulated per thread.
 
-Quantiles come from a log-bucket sketch: bucket 0 holds values at or below a floor;
-above it each octave (factor of two) is split into ``SUB`` equal buckets, so a bucket's
-midpoint is within a relative ``1 / (2 * SUB)`` of every value in it (0.78% for
-SUB = 64). See :func:`bucket_bounds`.
+Quantiles come from the log-bucket sketches of ``kernels/sketch.py``.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from .._jit import float_bits, jit
+from .._jit import jit
 from .simd import add_tile8
-
-SUB = 64  # buckets per octave
-OCTAVES = 44  # range above the floor: 2**44 (1.7e13) times the floor
-N_BUCKETS = 1 + SUB * OCTAVES
-_SHIFT = 52 - 6  # keeps the exponent and the top 6 = log2(SUB) mantissa bits
-_BIAS = 1023 * SUB  # the exponent field of 1.0, in buckets
-assert SUB == 1 << 6
-
-
-@jit(inline="always")
-def bucket(v, inv_floor):
-    """The sketch bucket of value ``v`` (>= 0) for a sketch with floor ``1 / inv_floor``.
-
-    For x = v / floor = 2**e * (1 + f) > 1 the bucket is 1 + e * SUB + floor(f * SUB),
-    and e * SUB + floor(f * SUB) is read straight off the float's bits: the exponent
-    field and the top log2(SUB) bits of the mantissa (a tenth of the time of frexp,
-    measured).
-    """
-    x = v * inv_floor
-    if x <= 1.0:
-        return 0
-    b = 1 + (float_bits(x) >> _SHIFT) - _BIAS
-    return min(b, N_BUCKETS - 1)
-
-
-def bucket_bounds(floor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper value bounds of every bucket (bucket 0 is [0, floor])."""
-    b = np.arange(1, N_BUCKETS)
-    e = (b - 1) // SUB
-    j = (b - 1) % SUB
-    lo = floor * np.ldexp(1.0 + j / SUB, e)
-    hi = floor * np.ldexp(1.0 + (j + 1) / SUB, e)
-    return np.concatenate([[0.0], lo]), np.concatenate([[floor], hi])
-
+from .sketch import bucket
 
 #: paths whose values :func:`add_sums` adds in one pass: one 64-byte cache line of a
 #: group's side-by-side layout, and one vector of add_tile8

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .._jit import jit
-from .layout import TABLE_Z
+from .layout import LOGNORMAL, NORMAL, TABLE_Z, TRIANGULAR, UNIFORM
 
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)
@@ -30,9 +30,6 @@ _W1 = np.uint64(0xBB67AE85)
 _MASK = np.uint64(0xFFFFFFFF)
 _SHIFT = np.uint64(32)
 _INV32 = 1.0 / 4294967296.0
-
-# distribution codes (distributions.py)
-FIXED, UNIFORM, TRIANGULAR, LOGNORMAL, NORMAL, TABLE = 0, 1, 2, 3, 4, 5
 
 
 @jit(inline="always")

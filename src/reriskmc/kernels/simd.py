@@ -1,6 +1,6 @@
-"""Vector code that numba's loops cannot express, written as LLVM IR (numba
-``intrinsic``s), each with a plain-Python twin that defines what it computes and runs
-under ``NUMBA_DISABLE_JIT=1``.
+"""Code that numba's loops cannot express, written as LLVM IR (numba ``intrinsic``s),
+each with a plain-Python twin that defines what it computes and runs under
+``NUMBA_DISABLE_JIT=1``: path-order sums eight at a time, and a float's bits.
 
 No fastmath here either: each intrinsic does the same IEEE additions and
 multiplications, in the same order, as its Python twin, so the bits are the same.
@@ -116,3 +116,33 @@ def _register_add_tile8():
 
 
 _register_add_tile8()
+
+
+def float_bits(x):
+    """The IEEE-754 bits of float64 ``x`` as an int64 (a free bit cast when compiled)."""
+    import struct
+
+    return struct.unpack("<q", struct.pack("<d", x))[0]
+
+
+def _register_float_bits():
+    from llvmlite import ir
+    from numba.core import types
+    from numba.extending import intrinsic, overload
+
+    @intrinsic
+    def _bitcast(typingctx, x):
+        if x != types.float64:
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.IntType(64))
+
+        return types.int64(types.float64), codegen
+
+    @overload(float_bits, jit_options=dict(cache=True))
+    def _float_bits(x):
+        return lambda x: _bitcast(x)
+
+
+_register_float_bits()

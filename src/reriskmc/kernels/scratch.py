@@ -1,0 +1,227 @@
+"""Every array the block kernel works in, made in one place, and what they weigh.
+
+Three kinds, each a named tuple the kernels read by name:
+
+- :class:`Work`: one thread's scratch for simulating a group of paths
+  (``kernels/paths.py``);
+- :class:`Trajectories`: one thread's buffers between simulating a group and folding
+  it into statistics (``kernels/reduce.py``);
+- :class:`Partials`: the block's partial statistics (float sums one row per chunk of
+  paths; counts and sketches one row per thread).
+
+:func:`allocate` makes them and :func:`nbytes` counts the same shapes without making
+them, for the memory estimate of a run.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from .._jit import jit
+from .sketch import N_BUCKETS
+
+#: paths that go through the China stage and through stocks, allocation and builds side
+#: by side: the loops of those stages then run over a group of paths innermost, and
+#: LLVM turns them into vector instructions, 8 doubles wide and up to 4 deep on
+#: AVX-512, so the vector code runs only for groups of 32 or more; 64 runs faster than
+#: 32 or 128 (docs/performance.md)
+GROUP = 64
+#: paths per chunk: the unit of float summation order (part of the reproducibility
+#: contract: changing it changes the last bits of means)
+CHUNK = 512
+#: paths whose monthly sketches are updated together, their bucket codes kept side by
+#: side (divides CHUNK): each sketch row is then fetched into the cache once per batch
+SKETCH_BATCH = 256
+#: the threads' monthly sketches count in uint16, so a block must hold fewer paths than
+#: a uint16 can count
+MAX_BLOCK = 64 * 1024 - CHUNK
+DEFAULT_BLOCK = 64 * CHUNK
+
+#: one thread's scratch; "G" is the group of paths side by side, last axis
+Work = namedtuple(
+    "Work",
+    [
+        "theta",  # float64[S, n_theta, G]: each path's parameter values
+        "u_path",  # float64[n_path_uniforms, 1]: one path's own uniforms
+        "u_month",  # float64[n_month_uniforms, G]: one month's uniforms
+        "qualified",  # bool[S, K, G]: each source qualified for military use
+        "waived",  # bool[S, G]: a DFARS waiver drawn
+        "events",  # int64[S, 3, E, G]: deadline, extensions used, done
+        "licences",  # int64[S, 2, M * C, G]: state, month (of decision or expiry)
+        "policy",  # int64[S, 3, G]: regime, transition matrix, conceded
+        "src",  # float64[S, K, T]: one path's deliveries from each other source
+        "per_pm",  # float64[S, 3, P * M, G]: t per unit, its inverse, t/month scheduled
+        "per_p",  # float64[S, 2, P, G]: rate (units/month), most units a month can build
+        "per_m",  # float64[S, 5, M, G]: buffer, stockpile, buffer cap, release lag, rate
+        "stocks",  # float64[3, M, G]: buffer, stockpile, the month's supply
+        "first_short",  # int64[M, G]: first buffer-shortage month (-1: none yet)
+        "exh_ever",  # bool[M, G]: stocks have run out
+        "pm",  # float64[5, P * M, G]: wip, requirement, allocation to date, need, allocated
+        "prog",  # float64[3, P, G]: scheduled, built, want
+        "demand",  # float64[4, M, G]: the month's demand, DX demand, DX share, DO share
+        "built",  # float64[G]: units built this month
+        "supply",  # float64[S, M, T, G]: each month's supply of each material, t
+    ],
+)
+
+#: one thread's buffers between simulating a group and folding it in
+Trajectories = namedtuple(
+    "Trajectories",
+    [
+        "codes",  # uint16[S, P, T, SKETCH_BATCH]: a batch's monthly sketch buckets of units behind
+        "owed",  # float64[1, T * P * M, G]: one scenario's tonnes owed, the group side by side
+        "units",  # float64[1, P * T, G]: one scenario's units behind
+        "regime",  # int64[G, S, T]: the group's regimes
+        "peak",  # float64[P * M + 2, G]: scratch for each path's peaks
+    ],
+)
+
+#: a block's partial statistics: float sums per chunk, counts and sketches per thread
+Partials = namedtuple(
+    "Partials",
+    [
+        "f_us",  # float64[n_chunks, 2, S, P * T]: sums and sums of squares of units behind
+        "f_owed",  # float64[n_chunks, 2, S, T * P * M]: the same of tonnes owed
+        "c_behind",  # int64[lanes, S, P, T]: paths behind at least once by month t
+        "c_exh",  # int64[lanes, S, M, T]: paths whose stocks have run out by month t
+        "c_reg",  # int64[lanes, S, R, T]: paths in each regime
+        "h_us",  # uint16[lanes, S, P, T, B]: monthly sketches of units behind
+        "h_peak_us",  # int32[lanes, S, P, B]: sketches of each path's peak units behind
+        "h_peak_owed",  # int32[lanes, S, P, M, B]: sketches of each path's peak tonnes owed
+    ],
+)
+
+
+def _work_shapes(packed) -> Work:
+    d = packed.dims
+    S, T, M, C, K, P, E = d.S, d.T, d.M, d.C, d.K, d.P, d.E
+    G, f8, i8, b1 = GROUP, np.float64, np.int64, np.bool_
+    return Work(
+        theta=((S, packed.th_fixed.shape[1], G), f8),
+        u_path=((max(packed.n_path_uniforms, 1), 1), f8),
+        u_month=((packed.month_slots.total, G), f8),
+        qualified=((S, max(K, 1), G), b1),
+        waived=((S, G), b1),
+        events=((S, 3, max(E, 1), G), i8),
+        licences=((S, 2, M * C, G), i8),
+        policy=((S, 3, G), i8),
+        src=((S, max(K, 1), T), f8),
+        per_pm=((S, 3, P * M, G), f8),
+        per_p=((S, 2, P, G), f8),
+        per_m=((S, 5, M, G), f8),
+        stocks=((3, M, G), f8),
+        first_short=((M, G), i8),
+        exh_ever=((M, G), b1),
+        pm=((5, P * M, G), f8),
+        prog=((3, P, G), f8),
+        demand=((4, M, G), f8),
+        built=((G,), f8),
+        supply=((S, M, T, G), f8),
+    )
+
+
+def _trajectory_shapes(packed) -> Trajectories:
+    d = packed.dims
+    S, T, M, P = d.S, d.T, d.M, d.P
+    return Trajectories(
+        codes=((S, P, T, SKETCH_BATCH), np.uint16),
+        owed=((1, T * P * M, GROUP), np.float64),
+        units=((1, P * T, GROUP), np.float64),
+        regime=((GROUP, S, T), np.int64),
+        peak=((P * M + 2, GROUP), np.float64),  # two spare rows keep the threads' rows apart
+    )
+
+
+def _partial_shapes(packed, n_lanes: int, n_chunks: int) -> Partials:
+    d = packed.dims
+    S, T, M, P, R = d.S, d.T, d.M, d.P, d.R
+    B = N_BUCKETS
+    return Partials(
+        f_us=((n_chunks, 2, S, P * T), np.float64),
+        f_owed=((n_chunks, 2, S, T * P * M), np.float64),
+        c_behind=((n_lanes, S, P, T), np.int64),
+        c_exh=((n_lanes, S, M, T), np.int64),
+        c_reg=((n_lanes, S, R, T), np.int64),
+        h_us=((n_lanes, S, P, T, B), np.uint16),
+        h_peak_us=((n_lanes, S, P, B), np.int32),
+        h_peak_owed=((n_lanes, S, P, M, B), np.int32),
+    )
+
+
+def _lane_pad(shape, dtype) -> int:
+    """Lane slots per lane: at least 128 bytes between lanes. Small per-lane arrays
+    written every month would otherwise share cache lines between threads (false
+    sharing), which stopped two threads from running any faster than one."""
+    lane_bytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    return 1 + -(-128 // lane_bytes)
+
+
+def _bytes(shape, dtype) -> int:
+    return int(np.prod(shape)) * np.dtype(dtype).itemsize
+
+
+def n_chunks(block_paths: int) -> int:
+    return -(-block_paths // CHUNK)
+
+
+def allocate(packed, n_lanes: int, block_paths: int):
+    """The arrays of a run on ``n_lanes`` threads in blocks of ``block_paths`` paths.
+
+    Returns (work, pads, trajectories, partials): ``work`` a :class:`Work` of arrays
+    with a leading lane axis (lane ``l``'s arrays at ``pads * l``, see :func:`work_of`),
+    ``pads`` int64[20], ``trajectories`` a :class:`Trajectories` with a leading lane
+    axis, ``partials`` a :class:`Partials` (counts zeroed; float sums are zeroed by the
+    kernel).
+    """
+    shapes = _work_shapes(packed)
+    pads = np.asarray([_lane_pad(s, t) for s, t in shapes], dtype=np.int64)
+    work = Work(*(np.zeros((n_lanes * pad,) + s, t) for (s, t), pad in zip(shapes, pads)))
+    traj = Trajectories(*(np.empty((n_lanes,) + s, t) for s, t in _trajectory_shapes(packed)))
+    partials = Partials(
+        *(np.zeros(s, t) for s, t in _partial_shapes(packed, n_lanes, n_chunks(block_paths)))
+    )
+    return work, pads, traj, partials
+
+
+def nbytes(packed, n_lanes: int, block_paths: int) -> int:
+    """Bytes of :func:`allocate`'s arrays, without making them."""
+    work = sum(n_lanes * _lane_pad(s, t) * _bytes(s, t) for s, t in _work_shapes(packed))
+    traj = sum(n_lanes * _bytes(s, t) for s, t in _trajectory_shapes(packed))
+    partials = sum(_bytes(s, t) for s, t in _partial_shapes(packed, n_lanes, n_chunks(block_paths)))
+    return work + traj + partials
+
+
+def make_work(packed, n_lanes: int = 1):
+    """Only the :class:`Work` arrays and their pads (for the random-number floor)."""
+    shapes = _work_shapes(packed)
+    pads = np.asarray([_lane_pad(s, t) for s, t in shapes], dtype=np.int64)
+    return Work(*(np.zeros((n_lanes * pad,) + s, t) for (s, t), pad in zip(shapes, pads))), pads
+
+
+@jit(inline="always")
+def work_of(w, pads, lane):
+    """One lane's :class:`Work` out of :func:`allocate`'s lane-stacked arrays."""
+    return Work(
+        w.theta[lane * pads[0]],
+        w.u_path[lane * pads[1]],
+        w.u_month[lane * pads[2]],
+        w.qualified[lane * pads[3]],
+        w.waived[lane * pads[4]],
+        w.events[lane * pads[5]],
+        w.licences[lane * pads[6]],
+        w.policy[lane * pads[7]],
+        w.src[lane * pads[8]],
+        w.per_pm[lane * pads[9]],
+        w.per_p[lane * pads[10]],
+        w.per_m[lane * pads[11]],
+        w.stocks[lane * pads[12]],
+        w.first_short[lane * pads[13]],
+        w.exh_ever[lane * pads[14]],
+        w.pm[lane * pads[15]],
+        w.prog[lane * pads[16]],
+        w.demand[lane * pads[17]],
+        w.built[lane * pads[18]],
+        w.supply[lane * pads[19]],
+    )
