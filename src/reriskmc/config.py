@@ -5,7 +5,7 @@ what was expected, on one line, e.g.::
 
     configs/base.toml: materials.smco.buffer_t: must be >= 0, got -3
 
-The format is documented in the README ("Config format"); ``configs/base.toml`` is a
+The format is documented key by key in ``docs/config.md``; ``configs/base.toml`` is a
 complete, commented example.
 """
 
@@ -13,23 +13,27 @@ from __future__ import annotations
 
 import hashlib
 import math
-import tomllib
+import sys
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
 from .distributions import Dist, DistributionError, as_float, parse_dist
+from .kernels.layout import PRIORITIES, RELEASE_FROM_DATE, RELEASE_RULES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the same parser, from PyPI
+    import tomli as tomllib
 
 #: a scalar model parameter: a number, or a distribution drawn once per path
-Param = Union[float, Dist]
+Param = float | Dist
 
 CHANNEL_NAMES_HINT = "military, standard, green"
-PRIORITIES = ("DX", "DO")  # DPAS: DX-rated orders are served before DO-rated ones
-RELEASE_RULES = ("never", "on_shortfall", "from_date")
 
 
 class ConfigError(Exception):
@@ -216,6 +220,11 @@ DOMAINS = {
 }
 
 
+def _unknown(what: str, name: str, choices) -> str:
+    """The message for a name that is not among ``choices``."""
+    return f"unknown {what} '{name}'{_suggest(name, choices)}; defined: {', '.join(choices)}"
+
+
 def _suggest(word: str, choices) -> str:
     near = get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{near[0]}'?)" if near else ""
@@ -292,9 +301,7 @@ class _Table:
         if not isinstance(v, str):
             raise self.error(name, f"must name a {what}, got {_show(v)}")
         if v not in choices:
-            raise self.error(
-                name, f"unknown {what} '{v}'{_suggest(v, choices)}; defined: {', '.join(choices)}"
-            )
+            raise self.error(name, _unknown(what, v, choices))
         return list(choices).index(v)
 
     def names(self, name: str, choices, what: str, default=_MISSING) -> tuple[bool, ...]:
@@ -305,7 +312,7 @@ class _Table:
             if x not in choices:
                 raise self.error(
                     name,
-                    f"unknown {what} '{x}'{_suggest(x, choices)}; defined: {', '.join(choices)}",
+                    _unknown(what, x, choices),
                 )
         return tuple(c in v for c in choices)
 
@@ -316,7 +323,7 @@ class _Table:
         d = _parse_month(self.raw(name), self.file, self.key(name))
         return (d.year - start.year) * 12 + (d.month - start.month)
 
-    def sub(self, name: str, default=_MISSING) -> "_Table":
+    def sub(self, name: str, default=_MISSING) -> _Table:
         v = self.raw(name, {} if default is not _MISSING else _MISSING)
         return _Table(v, self.key(name), self.file)
 
@@ -333,9 +340,7 @@ class _Table:
         t = _Table(raw, self.key(name), self.file)
         for k in raw:
             if k not in regimes:
-                raise t.error(
-                    k, f"unknown regime '{k}'{_suggest(k, regimes)}; defined: {', '.join(regimes)}"
-                )
+                raise t.error(k, _unknown("regime", k, regimes))
         return tuple(t.number(r, domain, fallback[i]) for i, r in enumerate(regimes))
 
     def finish(self) -> None:
@@ -343,7 +348,8 @@ class _Table:
             if k not in self.known:
                 raise self.error(
                     k,
-                    f"unknown key{_suggest(k, self.known)}; expected one of {', '.join(sorted(self.known))}",
+                    f"unknown key{_suggest(k, self.known)}; "
+                    f"expected one of {', '.join(sorted(self.known))}",
                 )
 
 
@@ -424,10 +430,24 @@ TOP_KEYS = (
 )
 
 
-def _model(data: dict, file: str, start: date, n_months: int) -> Model:
-    top = _Table(data, "", file, allow_extra=("run", "scenarios"))
+class _Horizon:
+    """The run's months: dates become month indices from ``start``."""
 
-    # regimes and transition matrices
+    def __init__(self, start: date, n_months: int):
+        self.start, self.n_months, self.end = start, n_months, n_months - 1
+
+    def month(self, t: _Table, key: str) -> int:
+        """A date that must lie within the horizon, as a month index."""
+        m = t.month(key, self.start)
+        if not 0 <= m <= self.end:
+            raise t.error(
+                key, f"date lies outside the horizon ({self.start:%Y-%m} + {self.n_months} months)"
+            )
+        return m
+
+
+def _regimes(top: _Table) -> tuple[tuple[str, ...], int, tuple[str, ...], np.ndarray]:
+    """Regime names, the initial regime, the transition matrices' names and values."""
     reg = top.sub("regimes")
     raw_names = reg.raw("names")
     if (
@@ -446,30 +466,35 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
     extra = reg.sub("matrices", default={})
     for mname in extra.data:
         extra.known.add(mname)
+        if mname == "base":
+            raise extra.error(
+                mname, "'base' is the [regimes.transition] matrix; name this one otherwise"
+            )
         mats[mname] = _matrix(extra.sub(mname), regimes)
     extra.finish()
     reg.finish()
     matrix_names = tuple(mats)
-    transition = np.stack([mats[m] for m in matrix_names])
+    return regimes, initial, matrix_names, np.stack([mats[m] for m in matrix_names])
 
-    horizon_end = n_months - 1
 
-    def in_horizon(t: _Table, key: str) -> int:
-        m = t.month(key, start)
-        if not 0 <= m <= horizon_end:
-            raise t.error(key, f"date lies outside the horizon ({start:%Y-%m} + {n_months} months)")
-        return m
+def _entries(top: _Table, section: str, required: bool = False, hint: str = ""):
+    """The named entries of a section, each as a table (marked as read)."""
+    sec = top.sub(section) if required else top.sub(section, default={})
+    if required and not sec.data:
+        raise sec.error("", hint)
+    for name in sec.data:
+        sec.known.add(name)
+        yield name, sec.sub(name)
+    sec.finish()
 
-    # events
+
+def _events(top: _Table, horizon: _Horizon, regimes, matrix_names) -> tuple[Event, ...]:
     events = []
-    ev = top.sub("events", default={})
-    for ename in ev.data:
-        ev.known.add(ename)
-        e = ev.sub(ename)
+    for ename, e in _entries(top, "events"):
         events.append(
             Event(
                 name=ename,
-                month=in_horizon(e, "date"),
+                month=horizon.month(e, "date"),
                 p_extend=e.number("p_extend", "prob", 0.0),
                 extend_months=e.number("extend_months", "ge1", 3.0),
                 max_extensions=e.integer("max_extensions", 0, 1000, 1),
@@ -479,9 +504,10 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
             )
         )
         e.finish()
-    ev.finish()
+    return tuple(events)
 
-    # linkage
+
+def _linkage(top: _Table, regimes) -> Linkage:
     lk = top.sub("linkage", default={})
     linkage = Linkage(
         p_concession=lk.number("p_concession", "prob", 0.0),
@@ -490,12 +516,16 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
         conceded_at_start=lk.boolean("conceded_at_start", False),
     )
     lk.finish()
+    return linkage
 
-    # channels
+
+def _channels(top: _Table, regimes) -> tuple[_Table, tuple[Channel, ...], dict[str, _Table]]:
+    """The channels, and each channel's table: the licence defaults its materials read
+    (the caller finishes them once the materials are read)."""
     ch = top.sub("channels")
     if not ch.data:
         raise ch.error("", f"define at least one licence channel ({CHANNEL_NAMES_HINT})")
-    channels, channel_defaults = [], {}
+    channels, defaults = [], {}
     for cname in ch.data:
         ch.known.add(cname)
         c = ch.sub(cname)
@@ -506,86 +536,80 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
                 open_to_military_in=c.names("open_to_military_in", regimes, "regime", []),
             )
         )
-        channel_defaults[cname] = c
-    channel_names = tuple(c.name for c in channels)
+        defaults[cname] = c
+    return ch, tuple(channels), defaults
 
-    # materials (names first: sources, programmes and dfars refer to them)
-    mt = top.sub("materials")
-    if not mt.data:
-        raise mt.error("", "define at least one material")
-    material_names = tuple(mt.data)
-    materials = []
-    for mname in material_names:
-        mt.known.add(mname)
-        m = mt.sub(mname)
-        lic_t = m.sub("licence", default={})
-        licences = []
-        for cname in lic_t.data:
-            if cname not in channel_names:
-                raise lic_t.error(
-                    cname,
-                    f"unknown channel '{cname}'{_suggest(cname, channel_names)}; defined: {', '.join(channel_names)}",
-                )
-        for cname in channel_names:
-            lic_t.known.add(cname)
-            own = lic_t.sub(cname, default={})
-            licences.append(_licence(own, channel_defaults[cname], regimes))
-            own.finish()
-        lic_t.finish()
-        st = m.sub("stockpile", default={})
-        rule = RELEASE_RULES.index(st.string("release", "never", RELEASE_RULES))
-        release_month = in_horizon(st, "release_date") if rule == 2 else 0
-        if rule != 2 and st.has("release_date"):
-            raise st.error("release_date", 'only used with release = "from_date"')
-        buffer_t = m.number("buffer_t", "nonneg", 0.0)
-        materials.append(
-            Material(
-                name=mname,
-                long_name=m.string("long_name", mname),
-                fast_track=m.boolean("fast_track", True),
-                leakage=m.number("leakage", "share", 0.0),
-                recycling_t=m.number("recycling_t", "nonneg", 0.0),
-                buffer_t=buffer_t,
-                buffer_cap_t=m.number("buffer_cap_t", "nonneg", buffer_t),
-                stockpile_t=st.number("stockpile_t", "nonneg", 0.0),
-                release_rule=rule,
-                release_month=release_month,
-                release_lag_months=st.number("release_lag_months", "nonneg", 0.0),
-                release_t_per_month=st.number("release_t_per_month", "nonneg", 0.0),
-                licences=tuple(licences),
+
+def _licences(m: _Table, defaults: dict[str, _Table], regimes) -> tuple[Licence, ...]:
+    """A material's licence in every channel."""
+    channel_names = tuple(defaults)
+    lic_t = m.sub("licence", default={})
+    for cname in lic_t.data:
+        if cname not in channel_names:
+            raise lic_t.error(
+                cname,
+                _unknown("channel", cname, channel_names),
             )
-        )
-        st.finish()
-        m.finish()
-    mt.finish()
-    # channel tables: everything left over is a licence default read above
-    for c in channel_defaults.values():
-        c.finish()
-    ch.finish()
+    licences = []
+    for cname in channel_names:
+        lic_t.known.add(cname)
+        own = lic_t.sub(cname, default={})
+        licences.append(_licence(own, defaults[cname], regimes))
+        own.finish()
+    lic_t.finish()
+    return tuple(licences)
 
-    # DFARS rule
-    dfars = None
-    if top.has("dfars"):
-        df = top.sub("dfars")
-        dfars = Dfars(
-            month=in_horizon(df, "date"),
-            applies=df.names("materials", material_names, "material"),
-            p_waiver=df.number("p_waiver", "prob", 0.0),
-        )
-        df.finish()
 
-    # non-Chinese sources
+def _material(mname: str, m: _Table, horizon: _Horizon, defaults, regimes) -> Material:
+    licences = _licences(m, defaults, regimes)
+    st = m.sub("stockpile", default={})
+    rule = RELEASE_RULES.index(st.string("release", "never", RELEASE_RULES))
+    release_month = horizon.month(st, "release_date") if rule == RELEASE_FROM_DATE else 0
+    if rule != RELEASE_FROM_DATE and st.has("release_date"):
+        raise st.error("release_date", 'only used with release = "from_date"')
+    buffer_t = m.number("buffer_t", "nonneg", 0.0)
+    material = Material(
+        name=mname,
+        long_name=m.string("long_name", mname),
+        fast_track=m.boolean("fast_track", True),
+        leakage=m.number("leakage", "share", 0.0),
+        recycling_t=m.number("recycling_t", "nonneg", 0.0),
+        buffer_t=buffer_t,
+        buffer_cap_t=m.number("buffer_cap_t", "nonneg", buffer_t),
+        stockpile_t=st.number("stockpile_t", "nonneg", 0.0),
+        release_rule=rule,
+        release_month=release_month,
+        release_lag_months=st.number("release_lag_months", "nonneg", 0.0),
+        release_t_per_month=st.number("release_t_per_month", "nonneg", 0.0),
+        licences=licences,
+    )
+    st.finish()
+    m.finish()
+    return material
+
+
+def _dfars(top: _Table, horizon: _Horizon, material_names) -> Dfars | None:
+    if not top.has("dfars"):
+        return None
+    df = top.sub("dfars")
+    dfars = Dfars(
+        month=horizon.month(df, "date"),
+        applies=df.names("materials", material_names, "material"),
+        p_waiver=df.number("p_waiver", "prob", 0.0),
+    )
+    df.finish()
+    return dfars
+
+
+def _sources(top: _Table, horizon: _Horizon, material_names) -> tuple[Source, ...]:
     sources = []
-    so = top.sub("sources", default={})
-    for sname in so.data:
-        so.known.add(sname)
-        s = so.sub(sname)
+    for sname, s in _entries(top, "sources"):
         sources.append(
             Source(
                 name=sname,
                 material=s.name_of("material", material_names, "material"),
                 capacity_t_per_year=s.number("capacity_t_per_year", "nonneg"),
-                start_month=s.month("start", start),
+                start_month=s.month("start", horizon.start),
                 ramp_months=s.number("ramp_months", "nonneg", 0.0),
                 slip_months=s.number("slip_months", "real", 0.0),
                 yield_frac=s.number("yield", "share", 1.0),
@@ -595,47 +619,77 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
             )
         )
         s.finish()
-    so.finish()
+    return tuple(sources)
 
-    # programmes
-    pr = top.sub("programmes")
-    if not pr.data:
-        raise pr.error("", "define at least one programme")
-    programmes = []
-    for pname in pr.data:
-        pr.known.add(pname)
-        p = pr.sub(pname)
-        p_start = p.month("start", start, 0)
-        p_end = p.month("end", start, horizon_end)
-        if p_end < p_start:
-            raise p.error("end", "the schedule ends before it starts")
-        if p_end < 0 or p_start > horizon_end:
-            raise p.error("start", "the schedule window lies outside the horizon")
-        kg = p.sub("kg_per_unit")
-        for k in kg.data:
-            if k not in material_names:
-                raise kg.error(
-                    k,
-                    f"unknown material '{k}'{_suggest(k, material_names)}; defined: {', '.join(material_names)}",
-                )
-        kg_per_unit = tuple(kg.number(mn, "nonneg", 0.0) for mn in material_names)
-        kg.finish()
-        programmes.append(
-            Programme(
-                name=pname,
-                long_name=p.string("long_name", pname),
-                units_per_year=p.number("units_per_year", "nonneg"),
-                start_month=max(p_start, 0),
-                end_month=min(p_end, horizon_end),
-                priority=PRIORITIES.index(p.string("priority", "DO", PRIORITIES)),
-                catch_up=p.number("catch_up", "nonneg", 0.0),
-                kg_per_unit=kg_per_unit,
+
+def _schedule_window(p: _Table, horizon: _Horizon) -> tuple[int, int]:
+    """A programme's first and last scheduled months, clipped to the horizon; an error
+    names the key the user wrote."""
+    p_start = p.month("start", horizon.start, 0)
+    p_end = p.month("end", horizon.start, horizon.end)
+    span = f"({horizon.start:%Y-%m} + {horizon.n_months} months)"
+    if p_start > horizon.end:
+        raise p.error("start", f"the schedule starts after the horizon {span} ends")
+    if p.has("end") and p_end < 0:
+        raise p.error("end", f"the schedule ends before the horizon {span} starts")
+    if p_end < p_start:
+        raise p.error("end", "the schedule ends before it starts")
+    return max(p_start, 0), min(p_end, horizon.end)
+
+
+def _programme(pname: str, p: _Table, horizon: _Horizon, material_names) -> Programme:
+    start, end = _schedule_window(p, horizon)
+    kg = p.sub("kg_per_unit")
+    for k in kg.data:
+        if k not in material_names:
+            raise kg.error(
+                k,
+                _unknown("material", k, material_names),
             )
-        )
-        p.finish()
-    pr.finish()
-    top.finish()
+    kg_per_unit = tuple(kg.number(mn, "nonneg", 0.0) for mn in material_names)
+    kg.finish()
+    programme = Programme(
+        name=pname,
+        long_name=p.string("long_name", pname),
+        units_per_year=p.number("units_per_year", "nonneg"),
+        start_month=start,
+        end_month=end,
+        priority=PRIORITIES.index(p.string("priority", "DO", PRIORITIES)),
+        catch_up=p.number("catch_up", "nonneg", 0.0),
+        kg_per_unit=kg_per_unit,
+    )
+    p.finish()
+    return programme
 
+
+def _model(data: dict, file: str, start: date, n_months: int) -> Model:
+    """One scenario's tables -> its :class:`Model`, section by section."""
+    top = _Table(data, "", file, allow_extra=("run", "scenarios"))
+    horizon = _Horizon(start, n_months)
+    regimes, initial, matrix_names, transition = _regimes(top)
+    events = _events(top, horizon, regimes, matrix_names)
+    linkage = _linkage(top, regimes)
+    ch, channels, defaults = _channels(top, regimes)
+    # materials (their names first: sources, programmes and dfars refer to them)
+    raw_materials = top.data.get("materials")
+    material_names = tuple(raw_materials) if isinstance(raw_materials, dict) else ()
+    materials = tuple(
+        _material(name, m, horizon, defaults, regimes)
+        for name, m in _entries(top, "materials", True, "define at least one material")
+    )
+    for c in defaults.values():
+        # every licence default is checked, also one that every material overrides;
+        # anything left over is not a licence key
+        _licence(_Table({}, c.path, file), c, regimes)
+        c.finish()
+    ch.finish()
+    dfars = _dfars(top, horizon, material_names)
+    sources = _sources(top, horizon, material_names)
+    programmes = tuple(
+        _programme(name, p, horizon, material_names)
+        for name, p in _entries(top, "programmes", True, "define at least one programme")
+    )
+    top.finish()
     return Model(
         start=np.datetime64(f"{start:%Y-%m}", "M"),
         n_months=n_months,
@@ -643,25 +697,14 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
         initial_regime=initial,
         matrix_names=matrix_names,
         transition=transition,
-        events=tuple(events),
+        events=events,
         linkage=linkage,
         dfars=dfars,
-        channels=tuple(channels),
-        materials=tuple(materials),
-        sources=tuple(sources),
-        programmes=tuple(programmes),
+        channels=channels,
+        materials=materials,
+        sources=sources,
+        programmes=programmes,
     )
-
-
-LICENCE_KEYS = (
-    "flow_t",
-    "lag_months",
-    "term_months",
-    "p_approve",
-    "p_approve_concession",
-    "p_revoke",
-    "live_at_start_months",
-)
 
 
 def _licence(own: _Table, defaults: _Table, regimes) -> Licence:
@@ -669,6 +712,7 @@ def _licence(own: _Table, defaults: _Table, regimes) -> Licence:
 
     def pick(key: str) -> _Table:
         defaults.known.add(key)
+        own.known.add(key)
         return own if key in own.data else defaults
 
     p_approve = pick("p_approve").regime_map("p_approve", regimes, "prob", 0.0)
@@ -696,7 +740,8 @@ def _matrix(t: _Table, regimes) -> np.ndarray:
             raise ConfigError(
                 t.file,
                 key,
-                f"must be a list of {len(regimes)} probabilities (one per regime: {', '.join(regimes)})",
+                f"must be a list of {len(regimes)} probabilities "
+                f"(one per regime: {', '.join(regimes)})",
             )
         vals = []
         for i, x in enumerate(row):
@@ -755,13 +800,16 @@ def _check_override(
             raise ConfigError(
                 file,
                 key,
-                f"a scenario may only change entries of the base; '{k}' is not in the base{_suggest(k, base)}",
+                f"a scenario may only change entries of the base; "
+                f"'{k}' is not in the base{_suggest(k, base)}",
             )
         if keys == ("regimes",) and k == "names":
             raise ConfigError(file, key, "a scenario may not change the regimes")
         sub = base.get(k)
         if sub is None and (*keys, k) in _NAMED:
-            sub = {}  # an optional table the base leaves out (events, sources, matrices): nothing may be added
+            # an optional table the base leaves out (events, sources, matrices): nothing
+            # may be added to it
+            sub = {}
         if isinstance(v, dict) and "dist" not in v and isinstance(sub, dict) and "dist" not in sub:
             _check_override(sub, v, file, key, (*keys, k))
 
@@ -783,6 +831,28 @@ def load_config(path: str | Path, text: str | None = None) -> Config:
         On the first problem found, with a one-line message.
     """
     file = str(path)
+    text, data = _read_toml(path, file, text)
+    top = _Table(data, "", file)
+    for k in data:
+        if k not in TOP_KEYS:
+            raise top.error(
+                k, f"unknown section{_suggest(k, TOP_KEYS)}; expected one of {', '.join(TOP_KEYS)}"
+            )
+    run = _run_settings(top.sub("run"), file)
+    start, n_months = run.pop("start"), run.pop("n_months")
+    base_model = _model(data, file, start, n_months)
+    scenarios = [Scenario("base", "the config as written", base_model)]
+    scenarios += _variants(data, top, file, start, n_months)
+    return Config(
+        path=file,
+        text=text,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        scenarios=tuple(scenarios),
+        **run,
+    )
+
+
+def _read_toml(path, file: str, text: str | None) -> tuple[str, dict]:
     if text is None:
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -793,7 +863,7 @@ def load_config(path: str | Path, text: str | None = None) -> Config:
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(file, "", f"cannot read: {e}") from None
     try:
-        data = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(file, "", f"TOML syntax error: {e}") from None
     except RecursionError:  # tomllib recurses into nested arrays and inline tables
@@ -801,18 +871,16 @@ def load_config(path: str | Path, text: str | None = None) -> Config:
             file, "", "TOML syntax error: arrays or inline tables nested too deeply"
         ) from None
 
-    top = _Table(data, "", file)
-    for k in data:
-        if k not in TOP_KEYS:
-            raise top.error(
-                k, f"unknown section{_suggest(k, TOP_KEYS)}; expected one of {', '.join(TOP_KEYS)}"
-            )
-    run = top.sub("run")
-    start = _parse_month(run.raw("start"), file, "run.start")
-    n_months = run.integer("months", 1, 600)
-    title = run.string("title", "reriskmc run")
-    paths = run.integer("paths", 2, 10**10, 100_000)  # `run` needs two (a standard error)
-    seed = run.integer("seed", 0, 2**63 - 1, 20250610)
+
+def _run_settings(run: _Table, file: str) -> dict:
+    """The [run] table: the horizon and the run's defaults and statistics settings."""
+    out = dict(
+        start=_parse_month(run.raw("start"), file, "run.start"),
+        n_months=run.integer("months", 1, 600),
+        title=run.string("title", "reriskmc run"),
+        paths=run.integer("paths", 2, 10**10, 100_000),  # `run` needs two (a standard error)
+        seed=run.integer("seed", 0, 2**63 - 1, 20250610),
+    )
     q_raw = run.raw("quantiles", [0.05, 0.25, 0.5, 0.75, 0.95, 0.99])
     if (
         not isinstance(q_raw, list)
@@ -827,14 +895,21 @@ def load_config(path: str | Path, text: str | None = None) -> Config:
         raise run.error("quantiles", "every quantile must lie in [0, 1]")
     if list(quantiles) != sorted(set(quantiles)):
         raise run.error("quantiles", "must be increasing, without repeats")
+    out["quantiles"] = quantiles
     cvar_alpha = float(run.number("cvar_alpha", "prob", 0.95, dist=False))
     if not 0.0 < cvar_alpha < 1.0:
         raise run.error("cvar_alpha", f"must lie strictly between 0 and 1, got {cvar_alpha:g}")
-    tol = float(run.number("behind_tolerance_units", "pos", 0.5, dist=False))
+    out["cvar_alpha"] = cvar_alpha
+    out["behind_tolerance_units"] = float(
+        run.number("behind_tolerance_units", "pos", 0.5, dist=False)
+    )
     run.finish()
+    return out
 
-    base_model = _model(data, file, start, n_months)
-    scenarios = [Scenario("base", "the config as written", base_model)]
+
+def _variants(data: dict, top: _Table, file: str, start: date, n_months: int) -> list[Scenario]:
+    """The [scenarios.*] variants: each the base with its keys overridden."""
+    scenarios = []
     sc = top.sub("scenarios", default={})
     for sname in sc.data:
         sc.known.add(sname)
@@ -850,16 +925,4 @@ def load_config(path: str | Path, text: str | None = None) -> Config:
         except ConfigError as e:
             raise ConfigError(file, f"{s.path}.{e.key}" if e.key else s.path, e.message) from None
         scenarios.append(Scenario(sname, desc, model))
-
-    return Config(
-        path=file,
-        text=text,
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        title=title,
-        paths=paths,
-        seed=seed,
-        quantiles=quantiles,
-        cvar_alpha=cvar_alpha,
-        behind_tolerance_units=tol,
-        scenarios=tuple(scenarios),
-    )
+    return scenarios

@@ -155,9 +155,9 @@ def test_corpus__each_file_is_one_edit_of_good_minimal():
     (its header aside)."""
     import difflib
 
-    good = [l for l in GOOD.read_text().splitlines() if not l.startswith("#")]
+    good = [line for line in GOOD.read_text().splitlines() if not line.startswith("#")]
     for p in BAD:
-        bad = [l for l in p.read_text().splitlines() if not l.startswith("#")]
+        bad = [line for line in p.read_text().splitlines() if not line.startswith("#")]
         changed = [
             d
             for d in difflib.unified_diff(good, bad, lineterm="", n=0)

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import copy
 import math
-import tomllib
-
-import tomli_w
 from pathlib import Path
 
 import pytest
+import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reriskmc.config import ConfigError, load_config
+from reriskmc.config import (
+    ConfigError,
+    load_config,
+    tomllib,  # the stdlib parser, or tomli before Python 3.11
+)
 from reriskmc.pack import pack
 
 HERE = Path(__file__).resolve().parent
