@@ -51,17 +51,15 @@ Where ``docs/model.md`` leaves room, this model takes the most literal reading:
 
 from __future__ import annotations
 
-import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from .config import PRIORITIES, RELEASE_RULES, Config, Model, Param, _deep_merge
+from .config import Config, Model, Param
 from .distributions import Dist
+from .kernels.layout import IDLE, LIVE, PENDING, PRIORITIES, RELEASE_RULES
 
-# licence states (3.4)
-IDLE, LIVE, PENDING = 0, 1, 2
 #: stocks count as exhausted at or below this many tonnes (3.7.4)
 EXHAUSTED_T = 1e-9
 
@@ -191,79 +189,6 @@ def _model_params(model: Model) -> dict[tuple, Param]:
     return out
 
 
-def _regime_map_keys(path: str, table: dict, name: str, regimes, fallback) -> list:
-    """Config keys of a per-regime table, mirroring ``config._Table.regime_map``."""
-    raw = table.get(name)
-    if raw is None:
-        return list(fallback)
-    if not isinstance(raw, dict) or "dist" in raw:
-        # one value (or one distribution, drawn once) for every regime
-        return [f"{path}.{name}"] * len(regimes)
-    return [f"{path}.{name}.{r}" if r in raw else fallback[i] for i, r in enumerate(regimes)]
-
-
-def _config_keys(model: Model, data: dict) -> dict[tuple, str | None]:
-    """The config key (TOML path) each parameter field of ``model`` was read from.
-
-    ``data`` is the scenario's TOML as merged by ``config.load_config``. A field that
-    takes a default number has a key that no distribution uses, or ``None``.
-    """
-    keys: dict[tuple, str | None] = {}
-    for e, ev in enumerate(model.events):
-        for a in ("p_extend", "extend_months", "p_fire"):
-            keys[("event", e, a)] = f"events.{ev.name}.{a}"
-    keys[("linkage", "p_concession")] = "linkage.p_concession"
-    keys[("dfars", "p_waiver")] = "dfars.p_waiver"
-    regimes = model.regimes
-    for m, mat in enumerate(model.materials):
-        mt = data["materials"][mat.name]
-        base = f"materials.{mat.name}"
-        for a in ("leakage", "recycling_t", "buffer_t"):
-            keys[("material", m, a)] = f"{base}.{a}"
-        # buffer_cap_t defaults to the buffer_t value itself: the same draw. (config.py
-        # at the time of writing rejects that default when buffer_t is a distribution,
-        # so today the shared key only ever carries a number.)
-        keys[("material", m, "buffer_cap_t")] = (
-            f"{base}.buffer_cap_t" if "buffer_cap_t" in mt else f"{base}.buffer_t"
-        )
-        for a in _STOCKPILE_SCALARS:
-            keys[("material", m, a)] = f"{base}.stockpile.{a}"
-        lic_tables = mt.get("licence", {})
-        for c, ch in enumerate(model.channels):
-            own = lic_tables.get(ch.name, {})
-            chan = data["channels"][ch.name]
-
-            def where(a: str) -> tuple[str, dict]:
-                # the material's own licence table wins over the channel's defaults
-                if a in own:
-                    return f"{base}.licence.{ch.name}", own
-                return f"channels.{ch.name}", chan
-
-            for a in _LICENCE_SCALARS:
-                keys[("licence", m, c, a)] = f"{where(a)[0]}.{a}"
-            none = [None] * len(regimes)
-            approve = _regime_map_keys(*where("p_approve"), "p_approve", regimes, none)
-            # regimes missing from p_approve_concession take the p_approve value: same draw
-            concession = _regime_map_keys(
-                *where("p_approve_concession"), "p_approve_concession", regimes, approve
-            )
-            revoke = _regime_map_keys(*where("p_revoke"), "p_revoke", regimes, none)
-            for r in range(len(regimes)):
-                keys[("licence", m, c, "p_approve", r)] = approve[r]
-                keys[("licence", m, c, "p_approve_concession", r)] = concession[r]
-                keys[("licence", m, c, "p_revoke", r)] = revoke[r]
-    for k, src in enumerate(model.sources):
-        for a, name in _SOURCE_SCALARS.items():
-            keys[("source", k, a)] = f"sources.{src.name}.{name}"
-    for p, prog in enumerate(model.programmes):
-        base = f"programmes.{prog.name}"
-        keys[("programme", p, "units_per_year")] = f"{base}.units_per_year"
-        keys[("programme", p, "catch_up")] = f"{base}.catch_up"
-        for m, mat in enumerate(model.materials):
-            keys[("programme", p, "kg_per_unit", m)] = f"{base}.kg_per_unit.{mat.name}"
-    return keys
-
-
 def _field_key(f: tuple) -> str:
     """A unique key per resolved model field (``param_keys="field"``): its id spelt out.
 
@@ -295,16 +220,13 @@ def scenario_parameter_keys(
         return [{f: _field_key(f) for f in _model_params(sc.model)} for sc in config.scenarios]
     if param_keys != "config":
         raise ValueError(f"param_keys must be 'config' or 'field', got {param_keys!r}")
-    data = tomllib.loads(config.text)
-    base = {k: v for k, v in data.items() if k != "scenarios"}
-    out = []
-    for sc in config.scenarios:
-        merged = base
-        if sc is not config.scenarios[0]:
-            over = {k: v for k, v in data["scenarios"][sc.name].items() if k != "description"}
-            merged = _deep_merge(base, over)
-        out.append(_config_keys(sc.model, merged))
-    return out
+    # a distribution knows the config key it was written at (Dist.key); a value that
+    # defaults to another (buffer_cap_t to buffer_t, p_approve_concession to p_approve)
+    # is that value, so it shares its key and its draw
+    return [
+        {f: (v.key if isinstance(v, Dist) else None) for f, v in _model_params(sc.model).items()}
+        for sc in config.scenarios
+    ]
 
 
 class _ParamDraws:
@@ -401,9 +323,26 @@ class _Scenario:
     ):
         self.model = model
         self.n = n
-        R, C = len(model.regimes), len(model.channels)
-        M, K, P = len(model.materials), len(model.sources), len(model.programmes)
+        self._policy_parameters(value)
+        self._licence_parameters(value, u_waiver)
+        self._supply_parameters(value, u_qualified)
+        self._demand_parameters(value)
+        self._start()
 
+    def _sizes(self):
+        m = self.model
+        return (
+            len(m.regimes),
+            len(m.channels),
+            len(m.materials),
+            len(m.sources),
+            len(m.programmes),
+            self.n,
+        )
+
+    def _policy_parameters(self, value) -> None:
+        """3.1-3.3: the regime chain, the events and the linkage."""
+        model = self.model
         # 3.1 regime chain: normalised cumulative rows, so a uniform in [0, 1) never
         # falls past the last state through rounding of the row sums
         cum = np.cumsum(model.transition, axis=2)
@@ -421,6 +360,10 @@ class _Scenario:
         self.p_concession = value(("linkage", "p_concession"))
         self.talks = np.array(model.linkage.talks, dtype=bool)  # (R,)
 
+    def _licence_parameters(self, value, u_waiver) -> None:
+        """3.4: licences per material and channel, and the DFARS rule."""
+        model = self.model
+        R, C, M, _, _, n = self._sizes()
         # 3.4 licences and DFARS
         self.fast = np.array([c.fast for c in model.channels], dtype=bool)  # (C,)
         self.open_mil = np.array(
@@ -444,8 +387,7 @@ class _Scenario:
         self.p_approve = lic_r("p_approve")  # (., M, C, R)
         self.p_approve_concession = lic_r("p_approve_concession")
         self.p_revoke = lic_r("p_revoke")
-        mat = lambda a: _stack([value(("material", m, a)) for m in range(M)], (M,), n)
-        self.leakage = mat("leakage")  # (., M)
+        self.leakage = self._mat(value, "leakage")  # (., M)
         if model.dfars is None:
             self.dfars_month = None
         else:
@@ -456,8 +398,19 @@ class _Scenario:
                 np.array(model.dfars.applies, dtype=bool)[None, :] & ~waived[:, None]
             )
 
+    def _mat(self, value, a: str) -> np.ndarray:
+        return _stack(
+            [value(("material", m, a)) for m in range(len(self.model.materials))],
+            (len(self.model.materials),),
+            self.n,
+        )
+
+    def _supply_parameters(self, value, u_qualified) -> None:
+        """3.5: recycling and the non-Chinese sources."""
+        model = self.model
+        _, _, M, K, _, n = self._sizes()
         # 3.5 supply
-        self.recycling = mat("recycling_t")
+        self.recycling = self._mat(value, "recycling_t")
         src = lambda a: _stack([value(("source", k, a)) for k in range(K)], (K,), n)
         qualified = (
             np.stack(
@@ -476,6 +429,11 @@ class _Scenario:
         for k, s in enumerate(model.sources):
             self.src_to_mat[k, s.material] = 1.0
 
+    def _demand_parameters(self, value) -> None:
+        """3.6-3.8: programmes and stocks."""
+        model = self.model
+        _, _, M, _, P, n = self._sizes()
+        mat = lambda a: self._mat(value, a)
         # 3.6 demand and 3.8 build
         prog = lambda a: _stack([value(("programme", p, a)) for p in range(P)], (P,), n)
         self.rate = prog("units_per_year") / 12.0  # (., P)
@@ -501,7 +459,13 @@ class _Scenario:
         self.release_month = np.array([m.release_month for m in model.materials])
         self.release_lag = mat("release_lag_months")
         self.release_rate = mat("release_t_per_month")
+        self.buffer0 = mat("buffer_t")
+        self.stockpile0 = mat("stockpile_t")
 
+    def _start(self) -> None:
+        """Section 2: the state at the start of every path."""
+        model = self.model
+        _, C, M, _, P, n = self._sizes()
         # ---- state at the start of a path (section 2)
         self.regime = np.full(n, model.initial_regime, dtype=np.int64)
         self.matrix = np.zeros(n, dtype=np.int64)  # "base" is matrix 0
@@ -516,8 +480,8 @@ class _Scenario:
         self.lic_state = np.where(live, LIVE, IDLE).astype(np.int8)
         self.lic_expiry = np.broadcast_to(self.live_at_start, (n, M, C)).astype(np.int64)
         self.lic_decision = np.zeros((n, M, C), dtype=np.int64)
-        self.buffer = np.broadcast_to(mat("buffer_t"), (n, M)).copy()
-        self.stockpile = np.broadcast_to(mat("stockpile_t"), (n, M)).copy()
+        self.buffer = np.broadcast_to(self.buffer0, (n, M)).copy()
+        self.stockpile = np.broadcast_to(self.stockpile0, (n, M)).copy()
         self.authorised = np.zeros((n, M), dtype=bool)
         self.first_shortage = np.full((n, M), -1, dtype=np.int64)
         self.scheduled = np.zeros((n, P))
@@ -531,8 +495,19 @@ class _Scenario:
         self.peak_shortfall_t = np.zeros((n, P, M))
 
     # ------------------------------------------------------------------ one month
-    def step(self, t: int, u: "_MonthDraws", tolerance: float) -> dict[str, np.ndarray]:
+    def step(self, t: int, u: _MonthDraws, tolerance: float) -> dict[str, np.ndarray]:
         """Advance every path by month t (section 3); return the month's path values."""
+        regime = self._policy(t, u)
+        live, chinese = self._licences(t, u, regime)
+        supply = self._supply(t, chinese)
+        need = self._demand(t)
+        allocated, exhausted = self._allocate(t, supply, need)
+        out = self._build(allocated, exhausted, tolerance)
+        out.update(need=need, allocated=allocated, supply=supply, regime=regime, licence_live=live)
+        return out
+
+    def _policy(self, t: int, u: _MonthDraws) -> np.ndarray:
+        """3.1-3.3: the regime's step, the events and the linkage; the month's regime."""
         model = self.model
 
         # 3.1 regime: one step of the path's current matrix, by inverse transform
@@ -559,7 +534,11 @@ class _Scenario:
 
         # 3.3 linkage: a concession is permanent
         self.conceded |= self.talks[regime] & (u.concession < self.p_concession)
+        return regime
 
+    def _licences(self, t: int, u: _MonthDraws, regime: np.ndarray):
+        """3.4: every licence's state; which are live, and the Chinese flows (n, M)."""
+        model = self.model
         # 3.4 licences, all (material, channel) pairs at once: (n, M, C)
         state = self.lic_state
         state[(state == LIVE) & (self.lic_expiry <= t)] = IDLE
@@ -591,7 +570,10 @@ class _Scenario:
         chinese = (live * self.flow * open_share).sum(axis=2)  # (n, M)
         if self.dfars_month is not None and t >= self.dfars_month:
             chinese = np.where(self.dfars_barred, 0.0, chinese)
+        return live, chinese
 
+    def _supply(self, t: int, chinese: np.ndarray) -> np.ndarray:
+        """3.5: the month's supply of each material (n, M)."""
         # 3.5 supply
         s = self.src_s
         ramp_months = self.src_ramp
@@ -603,15 +585,21 @@ class _Scenario:
             )
         ramp = np.where(t < s, 0.0, ramp)
         supply = chinese + (self.src_full * ramp) @ self.src_to_mat + self.recycling  # (n, M)
+        return supply
 
+    def _demand(self, t: int) -> np.ndarray:
+        """3.6: each programme's request of each material (n, P, M)."""
         # 3.6 demand
         scheduled_now = (self.prog_start <= t) & (t <= self.prog_end)  # (P,)
         rate_now = self.rate * scheduled_now
         self.scheduled = self.scheduled + rate_now
         self.required += rate_now[:, :, None] * self.kgt
-        want = np.maximum(0.0, np.minimum(self.scheduled - self.built_to_date, self.max_want))
-        need = np.maximum(0.0, want[:, :, None] * self.kgt - self.wip)  # (n, P, M)
+        self.want = np.maximum(0.0, np.minimum(self.scheduled - self.built_to_date, self.max_want))
+        return np.maximum(0.0, self.want[:, :, None] * self.kgt - self.wip)  # (n, P, M)
 
+    def _allocate(self, t: int, supply: np.ndarray, need: np.ndarray):
+        """3.7: stocks and the DPAS allocation; what each programme gets, and which
+        materials' stocks are exhausted."""
         # 3.7 allocation and stocks, all materials at once: (n, M)
         D = _sum_programmes(need)
         surplus = supply >= D
@@ -656,11 +644,14 @@ class _Scenario:
             allocated[:, members, :] = request * share[:, None, :]
             remaining = np.where(fits, remaining - total, 0.0)
         exhausted = self.buffer + self.stockpile <= EXHAUSTED_T
+        return allocated, exhausted
 
+    def _build(self, allocated: np.ndarray, exhausted: np.ndarray, tolerance: float) -> dict:
+        """3.8 builds and 3.9 the recorded values."""
         # 3.8 build (Leontief: the scarcest material kit limits the units)
         # units each material's kit allows; +inf for materials the programme does not use
         kits = (self.wip + allocated) / self.kgt_safe + self.unused_inf
-        built = want
+        built = self.want
         for m in range(kits.shape[2]):  # a loop of minimums: .min(axis=2) is 3x slower here
             built = np.minimum(built, kits[:, :, m])
         self.wip = self.wip + allocated - built[:, :, None] * self.kgt
@@ -677,14 +668,9 @@ class _Scenario:
         return {
             "units_short": units_short,
             "shortfall_t": shortfall_t,
-            "need": need,
-            "allocated": allocated,
             "built": built,
             "buffer": self.buffer,
             "stockpile": self.stockpile,
-            "supply": supply,
-            "regime": regime,
-            "licence_live": live,
         }
 
 
@@ -702,7 +688,7 @@ class _MonthDraws:
     lag: np.ndarray  # (n, M, C)
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, n: int, E: int, M: int, C: int) -> "_MonthDraws":
+    def draw(cls, rng: np.random.Generator, n: int, E: int, M: int, C: int) -> _MonthDraws:
         u = rng.random((2 + 2 * E + 3 * M * C, n))
         mc = u[2 + 2 * E :].reshape(3, M, C, n).transpose(0, 3, 1, 2)
         return cls(
@@ -717,6 +703,51 @@ class _MonthDraws:
 
 
 # --------------------------------------------------------------------------- entry point
+def _scenarios(config: Config, param_keys: str, rng, n: int, K: int) -> list[_Scenario]:
+    """Section 1: every path's own draws, made before the first month, shared by all
+    scenarios."""
+    draws = _ParamDraws(config, param_keys, lambda k: rng.random((k, n)))
+    u_waiver = rng.random(n)
+    u_qualified = rng.random((K, n))
+    return [
+        _Scenario(sc.model, (lambda f, s=s: draws.value(s, f)), n, u_waiver, u_qualified)
+        for s, sc in enumerate(config.scenarios)
+    ]
+
+
+def _recording(S, n, P, M, C, T) -> dict[str, np.ndarray]:
+    """Per-path, per-month arrays for ``record=True`` (month last)."""
+    shapes = {
+        "units_short": (P,),
+        "shortfall_t": (P, M),
+        "need": (P, M),
+        "allocated": (P, M),
+        "built": (P,),
+        "buffer": (M,),
+        "stockpile": (M,),
+        "supply": (M,),
+        "regime": (),
+        "licence_live": (M, C),
+    }
+    dtypes = {"regime": np.int64, "licence_live": bool}
+    return {
+        k: np.zeros((S, n, *shp, T), dtype=dtypes.get(k, np.float64)) for k, shp in shapes.items()
+    }
+
+
+def _record_month(stats: dict, s: int, t: int, sc: _Scenario, out: dict, R: int) -> None:
+    """Scenario s's statistics of month t, over paths."""
+    n = sc.n
+    ddof = 1 if n > 1 else 0  # the sample sd; a single path has no spread to report
+    stats["p_shortfall"][s, :, t] = sc.behind_ever.mean(axis=0)
+    stats["units_short_mean"][s, :, t] = out["units_short"].mean(axis=0)
+    stats["units_short_se"][s, :, t] = out["units_short"].std(axis=0, ddof=ddof) / np.sqrt(n)
+    stats["shortfall_t_mean"][s, :, :, t] = out["shortfall_t"].mean(axis=0)
+    stats["shortfall_t_se"][s, :, :, t] = out["shortfall_t"].std(axis=0, ddof=ddof) / np.sqrt(n)
+    stats["p_stock_exhausted"][s, :, t] = sc.exhausted_ever.mean(axis=0)
+    stats["p_regime"][s, :, t] = np.bincount(out["regime"], minlength=R) / n
+
+
 def simulate_reference(
     config: Config, n_paths: int, seed: int, *, record: bool = False, param_keys: str = "config"
 ) -> ReferenceResult:
@@ -760,52 +791,18 @@ def simulate_reference(
     tol = config.behind_tolerance_units
     rng = np.random.default_rng(seed)
 
-    # section 1: per-path draws, all drawn before the first month
-    draws = _ParamDraws(config, param_keys, lambda k: rng.random((k, n)))
-    u_waiver = rng.random(n)
-    u_qualified = rng.random((K, n))
-    scenarios = [
-        _Scenario(sc.model, (lambda f, s=s: draws.value(s, f)), n, u_waiver, u_qualified)
-        for s, sc in enumerate(config.scenarios)
-    ]
+    scenarios = _scenarios(config, param_keys, rng, n, K)
 
-    p_shortfall = np.zeros((S, P, T))
-    us_mean, us_se = np.zeros((S, P, T)), np.zeros((S, P, T))
-    sf_mean, sf_se = np.zeros((S, P, M, T)), np.zeros((S, P, M, T))
-    p_exhausted = np.zeros((S, M, T))
-    p_regime = np.zeros((S, R, T))
-    ddof = 1 if n > 1 else 0  # the sample sd; a single path has no spread to report
-    paths = None
-    if record:
-        shapes = {
-            "units_short": (P,),
-            "shortfall_t": (P, M),
-            "need": (P, M),
-            "allocated": (P, M),
-            "built": (P,),
-            "buffer": (M,),
-            "stockpile": (M,),
-            "supply": (M,),
-            "regime": (),
-            "licence_live": (M, C),
-        }
-        dtypes = {"regime": np.int64, "licence_live": bool}
-        paths = {
-            k: np.zeros((S, n, *shp, T), dtype=dtypes.get(k, np.float64))
-            for k, shp in shapes.items()
-        }
-
+    shapes = dict(p_shortfall=(P,), units_short_mean=(P,), units_short_se=(P,),
+                  shortfall_t_mean=(P, M), shortfall_t_se=(P, M), p_stock_exhausted=(M,),
+                  p_regime=(R,))  # fmt: skip
+    out_stats = {k: np.zeros((S, *shape, T)) for k, shape in shapes.items()}
+    paths = _recording(S, n, P, M, C, T) if record else None
     for t in range(T):
         u = _MonthDraws.draw(rng, n, E, M, C)
         for s, sc in enumerate(scenarios):
             out = sc.step(t, u, tol)
-            p_shortfall[s, :, t] = sc.behind_ever.mean(axis=0)
-            us_mean[s, :, t] = out["units_short"].mean(axis=0)
-            us_se[s, :, t] = out["units_short"].std(axis=0, ddof=ddof) / np.sqrt(n)
-            sf_mean[s, :, :, t] = out["shortfall_t"].mean(axis=0)
-            sf_se[s, :, :, t] = out["shortfall_t"].std(axis=0, ddof=ddof) / np.sqrt(n)
-            p_exhausted[s, :, t] = sc.exhausted_ever.mean(axis=0)
-            p_regime[s, :, t] = np.bincount(out["regime"], minlength=R) / n
+            _record_month(out_stats, s, t, sc, out, R)
             if record:
                 for k, arr in paths.items():
                     arr[s, ..., t] = out[k]
@@ -820,13 +817,7 @@ def simulate_reference(
         n_months=T,
         months=base.months,
         behind_tolerance_units=tol,
-        p_shortfall=p_shortfall,
-        units_short_mean=us_mean,
-        units_short_se=us_se,
-        shortfall_t_mean=sf_mean,
-        shortfall_t_se=sf_se,
-        p_stock_exhausted=p_exhausted,
-        p_regime=p_regime,
+        **out_stats,
         peak_units_short=np.stack([sc.peak_units_short for sc in scenarios]),
         peak_shortfall_t=np.stack([sc.peak_shortfall_t for sc in scenarios]),
         paths=paths,
