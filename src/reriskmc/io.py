@@ -45,6 +45,7 @@ def write_result(ds, path: str | Path) -> Path:
         os.close(fd)
         try:
             ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only
             os.replace(tmp, p)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -53,6 +54,7 @@ def write_result(ds, path: str | Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".part", dir=parent))
     try:
         ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)  # v2: readable by every zarr
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it owner-only
         if p.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".old", dir=parent))
             os.replace(p, old / "x")
@@ -66,6 +68,13 @@ def write_result(ds, path: str | Path) -> Path:
     return p
 
 
+def _umask() -> int:
+    """The process's file-mode creation mask (reading it means setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def open_result(path: str | Path):
     """Open a result file (NetCDF or Zarr) with plain xarray, loaded into memory."""
     import xarray as xr
@@ -73,6 +82,8 @@ def open_result(path: str | Path):
     p = Path(path)
     if not p.exists():
         raise OutputError(f"{p}: no such file")
+    if p.is_dir() and p.suffix != ".zarr":
+        raise OutputError(f"{p}: is a folder, not a result (a .nc file or a .zarr folder)")
     if p.suffix == ".zarr":
         return xr.open_zarr(p).load()
     with xr.open_dataset(p) as ds:

@@ -191,3 +191,8 @@ def test_summarize__a_file_that_is_not_a_result_is_one_line(tmp_path):
     bogus.write_text("x = 1\n")
     result, _ = _invoke("summarize", str(bogus))
     _assert_one_line_exit_2(result, "not a NetCDF or Zarr file")
+
+
+def test_summarize__a_folder_is_one_line(tmp_path):
+    result, _ = _invoke("summarize", str(tmp_path))
+    _assert_one_line_exit_2(result, "is a folder, not a result")

@@ -56,7 +56,10 @@ def test_run__writes_a_result_that_honours_the_contract(base_result):
 def test_run__result_passes_the_shared_contract_checker(base_result):
     out, _ = base_result
     if not SHARED_CHECK.exists():
-        pytest.skip("the shared contract checker is not beside this checkout")
+        pytest.skip(
+            f"{SHARED_CHECK} is not beside this checkout: the project's own copy of "
+            "the contract is checked by the test above"
+        )
     proc = subprocess.run(
         [sys.executable, str(SHARED_CHECK), str(out)], capture_output=True, text=True
     )
