@@ -5,8 +5,8 @@ Every closed-form comparison in ``test_closed_forms.py`` records a row
 
 - written to ``closed_form_zscores.json`` in pytest's base temporary directory (and, if
   the environment variable ``RERISKMC_ZSCORES_JSON`` names a file, to that file too);
-- printed as a table in the terminal summary (the rows marked ``show``; the JSON has
-  them all).
+- summarised in one line at the end of the run, or, with ``pytest --ztable``, printed
+  as a table (the rows marked ``show``; the JSON has them all).
 
 ``python tests/stats/ztable.py`` runs the closed-form tests and prints the full table.
 """
@@ -141,10 +141,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not _RECORDER.rows:
         return
     tr = terminalreporter
-    tr.section("closed-form checks: z-scores")
-    tr.write_line(_table([r for r in _RECORDER.rows if r.show]))
-    for path in getattr(config, "_reriskmc_z_paths", []):
-        tr.write_line(f"all {len(_RECORDER.rows)} rows: {path}")
+    paths = getattr(config, "_reriskmc_z_paths", [])
+    if config.getoption("--ztable"):
+        tr.section("closed-form checks: z-scores")
+        tr.write_line(_table([r for r in _RECORDER.rows if r.show]))
+        for path in paths:
+            tr.write_line(f"all {len(_RECORDER.rows)} rows: {path}")
+        return
+    finite = [abs(r.z) for r in _RECORDER.rows if math.isfinite(r.z)]
+    where = f"; every row: {paths[0]}" if paths else ""
+    tr.write_line(
+        f"closed-form checks: {len(_RECORDER.rows)} comparisons, max |z| = "
+        f"{max(finite, default=0.0):.2f} (--ztable prints them){where}"
+    )
 
 
-__all__ = ["ZRecorder", "Row"]
+__all__ = ["Row", "ZRecorder"]

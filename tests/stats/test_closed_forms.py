@@ -592,20 +592,20 @@ def test_d3__catch_up_priorities_and_kits(tmp_path, zscores):
 # Two regimes, P = [[1-a, a], [b, 1-b]]: the month-t regime law is e_0 P^t, converging
 # to (b, a) / (a + b). A scenario starts from the other regime.
 A_TR, B_TR = 0.1, 0.3
-HEAD_TWO = """
+HEAD_TWO = f"""
 [run]
-title = "{name}"
+title = "{{name}}"
 start = "2025-01"
-months = {months}
+months = {{months}}
 behind_tolerance_units = 1e-6
 
 [regimes]
 names = ["calm", "storm"]
 initial = "calm"
 [regimes.transition]
-calm = [%r, %r]
-storm = [%r, %r]
-""" % (1 - A_TR, A_TR, B_TR, 1 - B_TR)
+calm = [{1 - A_TR!r}, {A_TR!r}]
+storm = [{B_TR!r}, {1 - B_TR!r}]
+"""
 CASE_E = """
 [channels.military]
 [materials.m]

@@ -1,7 +1,7 @@
 """Print the table of closed-form checks: case / expected / measured / se / z.
 
     python tests/stats/ztable.py            # run the closed-form tests, print every row
-    python tests/stats/ztable.py --shown    # only the rows the pytest summary shows
+    python tests/stats/ztable.py --shown    # only the rows `pytest --ztable` shows
     python tests/stats/ztable.py --json F   # print the table of a saved JSON file
     python tests/stats/ztable.py --csv      # comma-separated instead of aligned
 
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
             cwd=HERE.parents[1],
         )
         if not path.exists():
-            print("the tests wrote no z-scores (pytest exit code %d)" % rc, file=sys.stderr)
+            print(f"the tests wrote no z-scores (pytest exit code {rc})", file=sys.stderr)
             return rc or 1
     rows = json.loads(path.read_text(encoding="utf-8"))
     if args.shown:
@@ -81,8 +81,10 @@ def main(argv=None) -> int:
         stoch = [abs(_z(r["z"])) for r in rows if float(r["se"]) > 0]
         print(
             f"\n{len(rows)} rows ({len(stoch)} stochastic); max |z| = {max(finite):.2f}; "
-            f"share of stochastic rows with |z| > 2: {sum(z > 2 for z in stoch) / max(1, len(stoch)):.3f} "
-            f"(rows of a series share their paths, so they are correlated); non-finite z: {len(zs) - len(finite)}"
+            f"share of stochastic rows with |z| > 2: "
+            f"{sum(z > 2 for z in stoch) / max(1, len(stoch)):.3f} "
+            f"(rows of a series share their paths, so they are correlated); "
+            f"non-finite z: {len(zs) - len(finite)}"
         )
     if rc:
         print(f"(pytest exit code {rc}: some checks failed)", file=sys.stderr)
