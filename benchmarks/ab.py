@@ -1,7 +1,7 @@
 """Interleaved A/B timing of two or more versions of the package, in one process.
 
     python benchmarks/ab.py OLD=/path/to/old/src/reriskmc NEW=src/reriskmc [...]
-    (environment: N paths per call, default 2048; ROUNDS, default 15; TH threads, default 1)
+        [--paths N] [--rounds R] [--threads T] [--config FILE]
 
 Each version is copied under its own package name (rr_OLD, rr_NEW, ...), and their
 ``engine.simulate`` calls alternate, so that the machine's drift (up to 30% within
@@ -11,66 +11,85 @@ the paired time ratios against the first version: the figure to trust. An old ve
 can be had with ``git worktree add --detach /tmp/old <commit>``.
 """
 
-import importlib, os, shutil, sys, tempfile, time
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
 import numpy as np
 
-variants = {}
-root = os.path.join(tempfile.gettempdir(), "reriskmc_ab")
-os.makedirs(root, exist_ok=True)
-sys.path.insert(0, root)
-for arg in sys.argv[1:]:
-    name, src = arg.split("=")
-    dst = os.path.join(root, "rr_" + name)
+BASE = Path(__file__).resolve().parents[1] / "configs" / "base.toml"
+
+
+def _load(name: str, src: str, config: str):
+    root = Path(tempfile.gettempdir()) / "reriskmc_ab"
+    dst = root / f"rr_{name}"
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst)
-    variants[name] = dst
-n = int(os.environ.get("N", "2048"))
-rounds = int(os.environ.get("ROUNDS", "15"))
-th = int(os.environ.get("TH", "1"))
-mods = {}
-for name in variants:
-    cfg_mod = importlib.import_module("rr_%s.config" % name)
-    eng = importlib.import_module("rr_%s.engine" % name)
-    pkm = importlib.import_module("rr_%s.pack" % name)
-    cfg = cfg_mod.load_config(
-        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "base.toml")
-    )
-    packed = pkm.pack(cfg)
-    st = eng.simulate(cfg, n, 1, threads=th, packed=packed)
-    mods[name] = (eng, cfg, packed, st)
-names = list(mods)
-ref = mods[names[0]][3]
-for name in names[1:]:
-    st = mods[name][3]
-    same = all(
-        np.array_equal(getattr(ref, k), getattr(st, k))
-        for k in (
-            "us_sum",
-            "owed_sum",
-            "behind",
-            "exhausted",
-            "regime",
-            "h_us",
-            "h_peak_us",
-            "h_peak_owed",
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    cfg = importlib.import_module(f"rr_{name}.config").load_config(config)
+    eng = importlib.import_module(f"rr_{name}.engine")
+    packed = importlib.import_module(f"rr_{name}.pack").pack(cfg)
+    return eng, cfg, packed
+
+
+def _arrays(stats) -> dict:
+    return {
+        f.name: getattr(stats, f.name)
+        for f in dataclasses.fields(stats)
+        if isinstance(getattr(stats, f.name), np.ndarray)
+    }
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("versions", nargs="+", metavar="NAME=SRC")
+    ap.add_argument("--paths", type=int, default=int(os.environ.get("N", "2048")))
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", "15")))
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("TH", "1")))
+    ap.add_argument("--config", default=str(BASE))
+    a = ap.parse_args(argv)
+    mods = {}
+    for arg in a.versions:
+        name, src = arg.split("=", 1)
+        eng, cfg, packed = _load(name, src, a.config)
+        stats = eng.simulate(cfg, a.paths, 1, threads=a.threads, packed=packed)
+        mods[name] = (eng, cfg, packed, _arrays(stats))
+    names = list(mods)
+    ref = mods[names[0]][3]
+    for name in names[1:]:
+        got = mods[name][3]
+        same = ref.keys() == got.keys() and all(np.array_equal(ref[k], got[k]) for k in ref)
+        print(name, "bit-identical to", names[0], same)
+    times = {k: [] for k in names}
+    for r in range(a.rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            eng, cfg, packed, _ = mods[name]
+            t = time.perf_counter()
+            eng.simulate(cfg, a.paths, 1, threads=a.threads, packed=packed)
+            times[name].append(time.perf_counter() - t)
+    for name in names:
+        us = np.array(times[name]) / a.paths * 1e6 * a.threads
+        print(
+            f"{name:10s} us/path/thread min {us.min():6.1f}  q25 {np.percentile(us, 25):6.1f}"
+            f"  median {np.median(us):6.1f}"
         )
-    )
-    print(name, "bit-identical to", names[0], same)
-times = {k: [] for k in names}
-for r in range(rounds):
-    for name in names if r % 2 == 0 else names[::-1]:
-        eng, cfg, packed, _ = mods[name]
-        t = time.perf_counter()
-        eng.simulate(cfg, n, 1, threads=th, packed=packed)
-        times[name].append(time.perf_counter() - t)
-for name in names:
-    a = np.array(times[name]) / n * 1e6 * th
-    print(
-        f"{name:10s} us/path/thread min {a.min():6.1f}  q25 {np.percentile(a, 25):6.1f}  median {np.median(a):6.1f}"
-    )
-b = np.array(times[names[0]])
-for name in names[1:]:
-    ratio = np.array(times[name]) / b
-    print(
-        f"{name} / {names[0]}: median of paired ratios {np.median(ratio):.3f}  (q25 {np.percentile(ratio, 25):.3f}, q75 {np.percentile(ratio, 75):.3f})"
-    )
+    first = np.array(times[names[0]])
+    for name in names[1:]:
+        ratio = np.array(times[name]) / first
+        print(
+            f"{name} / {names[0]}: median of paired ratios {np.median(ratio):.3f}  "
+            f"(q25 {np.percentile(ratio, 25):.3f}, q75 {np.percentile(ratio, 75):.3f})"
+        )
+
+
+if __name__ == "__main__":
+    main()
