@@ -27,7 +27,7 @@ def test_quantile_table__every_node_within_1e_7_of_its_probability(a):
             warnings.simplefilter("error")
             q = quantile_table(d)
         assert np.all(np.diff(q) >= 0.0)
-        assert 2.0 <= q[0] and q[-1] <= 5.0
+        assert q[0] >= 2.0 and q[-1] <= 5.0
         u = stats.beta(a, b, loc=2.0, scale=3.0).cdf(q)
         assert np.abs(u - NODES_U).max() < 1e-7, (a, b)
 

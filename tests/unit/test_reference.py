@@ -389,7 +389,7 @@ kg_per_unit = {a = 1000.0}
     np.testing.assert_array_equal(res.p_shortfall[0, 0], 1.0)  # behind ever, from month 0
 
 
-# --------------------------------------------------------------------------- events, regimes, sources
+# ---------------------------------------------------------------- events, regimes, sources
 def test_reference__event_extended_then_fires(tmp_path):
     # deadline month 2, always extended by 2.5 -> 3 months, at most twice: deadlines
     # 2 -> 5 -> 8, done in month 8, and the regime jumps to storm
@@ -538,7 +538,7 @@ def test_reference__same_seed_same_result(tmp_path):
     assert not np.array_equal(a.peak_shortfall_t, c.peak_shortfall_t)
 
 
-# --------------------------------------------------------------------------- invariants on base.toml
+# ---------------------------------------------------------------- invariants on base.toml
 @pytest.fixture(scope="module")
 def base_run() -> ReferenceResult:
     return simulate_reference(load_config(BASE_TOML), 200, seed=2025, record=True)
