@@ -195,6 +195,7 @@ class Config:
     quantiles: tuple[float, ...]
     cvar_alpha: float
     behind_tolerance_units: float
+    slip_thresholds: tuple[float, ...]  # months of output: the alarms on schedule slip
     scenarios: tuple[Scenario, ...]
 
     @property
@@ -903,8 +904,26 @@ def _run_settings(run: _Table, file: str) -> dict:
     out["behind_tolerance_units"] = float(
         run.number("behind_tolerance_units", "pos", 0.5, dist=False)
     )
+    out["slip_thresholds"] = _increasing(run, "slip_thresholds", [1.0, 3.0, 6.0], "months > 0")
     run.finish()
     return out
+
+
+def _increasing(t: _Table, key: str, default: list, what: str) -> tuple[float, ...]:
+    """A non-empty, increasing list of positive numbers."""
+    raw = t.raw(key, default)
+    if (
+        not isinstance(raw, list)
+        or not raw
+        or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw)
+    ):
+        raise t.error(key, f"must be a non-empty list of {what}, got {_show(raw)}")
+    values = tuple(as_float(x) for x in raw)
+    if any(not (math.isfinite(x) and x > 0.0) for x in values):
+        raise t.error(key, f"every entry must be {what}")
+    if list(values) != sorted(set(values)):
+        raise t.error(key, "must be increasing, without repeats")
+    return values
 
 
 def _variants(data: dict, top: _Table, file: str, start: date, n_months: int) -> list[Scenario]:
