@@ -35,6 +35,12 @@ def _load(name: str, src: str, config: str):
     shutil.copytree(src, dst)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    # each version compiles into the cache folder its own sources key: numba checks only
+    # the file defining a cached function, so versions sharing a folder would load each
+    # other's kernels
+    os.environ.pop("NUMBA_CACHE_DIR", None)
+    if "numba" in sys.modules:
+        sys.modules["numba"].config.CACHE_DIR = ""
     cfg = importlib.import_module(f"rr_{name}.config").load_config(config)
     eng = importlib.import_module(f"rr_{name}.engine")
     packed = importlib.import_module(f"rr_{name}.pack").pack(cfg)

@@ -91,8 +91,7 @@ class _Totals:
     def __init__(self, packed: Packed, n_paths: int):
         d = packed.dims
         self.n_paths = n_paths
-        self.us_sum = np.zeros((2, d.S, d.P * d.T))
-        self.owed_sum = np.zeros((2, d.S, d.T * d.P * d.M))
+        self.rec_sum = np.zeros((2, d.S, d.T * packed.record_rows.total))
         # the threads' uint16 monthly sketch counts go into totals only before they could
         # overflow, in the smallest integer that counts every path (int32 halves the
         # memory that merging walks); below 2**16 paths they are never emptied, and the
@@ -109,8 +108,7 @@ class _Totals:
 
     def after_block(self, partials, n: int) -> None:
         for ci in range(-(-n // CHUNK)):  # in path order: reproducible rounding
-            self.us_sum += partials.f_us[ci]
-            self.owed_sum += partials.f_owed[ci]
+            self.rec_sum += partials.f_rec[ci]
         self.pending += n
 
     def _add_counts(self, h_us) -> None:
@@ -130,12 +128,14 @@ class _Totals:
             self.h_us = h_us[0]
         else:
             self._add_counts(partials.h_us)
+        rows = packed.record_rows
+        rec = self.rec_sum.reshape(2, S, T, rows.total)
+        units = rec[..., rows.units : rows.units + P]  # [2, S, T, P]
+        owed = rec[..., rows.owed : rows.owed + P * M].reshape(2, S, T, P, M)
         return Stats(
             n_paths=self.n_paths,
-            us_sum=np.moveaxis(self.us_sum.reshape(2, S, P, T), 0, -1).copy(),
-            owed_sum=np.ascontiguousarray(
-                self.owed_sum.reshape(2, S, T, P, M).transpose(1, 3, 4, 2, 0)
-            ),
+            us_sum=np.ascontiguousarray(units.transpose(1, 3, 2, 0)),
+            owed_sum=np.ascontiguousarray(owed.transpose(1, 3, 4, 2, 0)),
             behind=partials.c_behind.sum(axis=0),
             exhausted=partials.c_exh.sum(axis=0),
             regime=partials.c_reg.sum(axis=0),
@@ -256,24 +256,22 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     Returns a dict of arrays: ``units_short`` [S, P, T], ``shortfall_t`` [S, P, M, T],
     ``stock_exhausted`` [S, M, T], ``regime`` [S, T].
     """
-    from .kernels.paths import simulate_group
+    from .kernels.block import simulate_lane
     from .kernels.rng import seed_key
-    from .kernels.scratch import make_work, work_of
+    from .kernels.scratch import allocate
 
     packed = packed or pack(config)
-    pk = packed.params()
-    d = packed.dims
+    d, rows = packed.dims, packed.record_rows
     S, P, M, T = d.S, d.P, d.M, d.T
-    work = work_of(*make_work(packed, 1), 0)
-    us = np.empty((S, P * T, 1))
-    owed = np.empty((S, T * P * M, 1))
-    exh = np.zeros((S, M, T), np.int64)
-    reg = np.empty((1, S, T), np.int64)
+    work, pads, traj, partials = allocate(packed, 1, 1, log=True)
     k0, k1 = seed_key(seed)
-    simulate_group(pk, work, k0, k1, path, 1, us, owed, exh, reg)
+    simulate_lane(packed.params(), work, pads, traj, partials, k0, k1, path, 1, 1, 1, 0)
+    log, flags = traj.log[0, ..., 0], traj.flags[0, ..., 0]  # [T, S, R], [T, S, M + 1]
+    units = log[:, :, rows.units : rows.units + P]
+    owed = log[:, :, rows.owed : rows.owed + P * M].reshape(T, S, P, M)
     return dict(
-        units_short=us[..., 0].reshape(S, P, T),
-        shortfall_t=np.ascontiguousarray(owed[..., 0].reshape(S, T, P, M).transpose(0, 2, 3, 1)),
-        stock_exhausted=exh > 0,
-        regime=reg[0],
+        units_short=np.ascontiguousarray(units.transpose(1, 2, 0)),
+        shortfall_t=np.ascontiguousarray(owed.transpose(1, 2, 3, 0)),
+        stock_exhausted=np.ascontiguousarray(flags[:, :, :M].transpose(1, 2, 0)) > 0,
+        regime=np.ascontiguousarray(flags[:, :, M].T),
     )

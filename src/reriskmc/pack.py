@@ -59,6 +59,7 @@ class Packed:
             f=self.f,
             i=self.i,
             u=self.month_slots,
+            r=self.record_rows,
             floors=self.floors,
             th_fixed=self.th_fixed,
             th_code=self.th_code,
@@ -99,6 +100,10 @@ class Packed:
     def month_slots(self) -> L.MonthSlots:
         d = self.dims
         return L.month_slots(d.E, d.M, d.C)
+
+    @property
+    def record_rows(self) -> L.RecordRows:
+        return L.record_rows(self.dims.P, self.dims.M)
 
     @property
     def n_path_uniforms(self) -> int:
@@ -203,7 +208,6 @@ def _ints(m: Model) -> dict[str, list[int]]:
         "prog_start": [x.start_month for x in m.programmes],
         "prog_end": [x.end_month for x in m.programmes],
         "twin_china": [-1],  # set by _find_twins
-        "twin_sources": [-1],
     }
 
 
@@ -286,9 +290,6 @@ def pack(config: Config) -> Packed:
     ranges_f = [_block_range(f, name, n_f) for name in L.CHINA_FLOATS]
     ranges_i = [_block_range(i, name, n_i) for name in L.CHINA_INTS]
     _find_twins(struct, i.twin_china, float_arrays, cum, ranges_f, ranges_i)
-    ranges_f = [_block_range(f, name, n_f) for name in L.SOURCE_FLOATS]
-    ranges_i = [_block_range(i, name, n_i) for name in L.SOURCE_INTS]
-    _find_twins(struct, i.twin_sources, float_arrays, None, ranges_f, ranges_i)
 
     return Packed(
         dims=L.Dims(

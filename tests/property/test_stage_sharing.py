@@ -1,12 +1,12 @@
-"""Scenarios share a supply stage only when the stage cannot tell them apart.
+"""Scenarios share the China stage only when the stage cannot tell them apart.
 
-pack marks a scenario's China stage (regimes, events, linkage, licences) or
-other-sources stage as a *twin* of an earlier scenario's when the blocks the stage
-reads (``layout.CHINA_*``, ``layout.SOURCE_*``) are identical, and the kernel then
-copies the stage instead of computing it. That is only sound if those lists name
-everything the stage reads. Here every other block is changed in turn, in a copy of
-the base scenario forced to be the base's twin, and the run must equal computing the
-stage afresh: a block the stage reads but the list omits makes them differ.
+pack marks a scenario's China stage (regimes, events, linkage, licences) as a *twin*
+of an earlier scenario's when the blocks the stage reads (``layout.CHINA_*``) are
+identical, and the kernel then reads the twin's stage instead of computing it. That is
+only sound if those lists name everything the stage reads. Here every other block is
+changed in turn, in a copy of the base scenario forced to be the base's twin, and the
+run must equal computing the stage afresh: a block the stage reads but the list omits
+makes them differ.
 """
 
 from __future__ import annotations
@@ -29,10 +29,7 @@ SEED = 7
 FIELDS = ("us_sum", "owed_sum", "behind", "exhausted", "regime", "h_us", "h_peak_us", "h_peak_owed")
 FLOAT_NAMES = [name for name, _ in L.FLOAT_BLOCKS]
 INT_NAMES = [name for name, _ in L.INT_BLOCKS]
-TWINS = {
-    "china": ("twin_china", L.CHINA_FLOATS, L.CHINA_INTS),
-    "sources": ("twin_sources", L.SOURCE_FLOATS, L.SOURCE_INTS),
-}
+TWINS = {"china": ("twin_china", L.CHINA_FLOATS, L.CHINA_INTS)}
 
 
 def _new_int(block, old, dims):
@@ -63,7 +60,6 @@ def base_only():
 def _run(config, packed, twin_col, twin):
     struct = packed.struct.copy()
     struct[:, packed.i.twin_china] = -1
-    struct[:, packed.i.twin_sources] = -1
     struct[1, twin_col] = twin
     return simulate(config, N_PATHS, SEED, packed=dataclasses.replace(packed, struct=struct))
 
@@ -92,10 +88,8 @@ def _cases():
             if name not in floats:
                 yield pytest.param(stage, "float", name, id=f"{stage}-{name}")
         for name in INT_NAMES:
-            if name not in ints and name not in ("twin_china", "twin_sources"):
+            if name not in ints and name != "twin_china":
                 yield pytest.param(stage, "int", name, id=f"{stage}-{name}")
-        if stage == "sources":
-            yield pytest.param(stage, "matrices", None, id=f"{stage}-transition_matrices")
 
 
 @pytest.mark.parametrize("stage,kind,block", list(_cases()))
@@ -113,8 +107,7 @@ def test_stage__a_block_on_its_list_does_change_the_result(base_only, stage):
     """The check above can fail: changing a block the stage reads, and sharing the
     stage anyway, gives a different run."""
     config, packed = base_only
-    block = "recycling" if stage == "china" else "src_capacity"
-    changed = _changed(packed, "float", block)
+    changed = _changed(packed, "float", "recycling")
     col = getattr(packed.i, TWINS[stage][0])
     shared, afresh = _run(config, changed, col, 0), _run(config, changed, col, -1)
     assert not np.array_equal(shared.owed_sum, afresh.owed_sum)
@@ -124,17 +117,9 @@ def test_pack__finds_the_twins_of_the_shipped_scenarios():
     packed = pack(load_config(BASE))
     names = [s.name for s in load_config(BASE).scenarios]
     china = packed.struct[:, packed.i.twin_china]
-    sources = packed.struct[:, packed.i.twin_sources]
     # the China side differs in the linkage, channel and talks scenarios only
     assert [names[i] for i in np.flatnonzero(china == 0)] == ["stockpile_release", "fast_ramp"]
-    # the other sources differ in fast_ramp only
-    assert [names[i] for i in np.flatnonzero(sources == 0)] == [
-        "chip_concession",
-        "green_channel_military",
-        "talks_breakdown",
-        "stockpile_release",
-    ]
-    assert china[0] == -1 and sources[0] == -1
+    assert china[0] == -1
 
 
 def _with_th_same(packed, th_same):

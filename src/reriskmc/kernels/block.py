@@ -3,17 +3,17 @@
 Paths are grouped in fixed chunks of ``chunk`` consecutive path indices (chunk
 boundaries are absolute, so the engine's block size does not move them). Thread
 ``lane`` takes chunks lane, lane + n_lanes, ...; each chunk's float sums go to its own
-row of ``partials.f_*``, integer statistics to the lane's own row of the counts and
+row of ``partials.f_rec``, integer statistics to the lane's own row of the counts and
 sketches. The lanes are Python threads, each running the compiled
 :func:`simulate_lane`, which releases the GIL.
 """
 
 from __future__ import annotations
 
-from .._jit import jit_noalias
-from .paths import allocate_and_build, fill_fixed, supply_stages
-from .reduce import accumulate_group, accumulate_units_group, count_units
-from .scratch import GROUP, work_of
+from .._jit import jit, jit_noalias
+from .paths import fill_fixed, month_regime, simulate_month, start_group
+from .reduce import count_units, fold_month, fold_peaks, start_peaks
+from .scratch import GROUP, Trajectories, work_of
 
 
 def run_lanes(pool, fn, n_lanes, *args):
@@ -39,22 +39,8 @@ def simulate_block(pool, pk, work, pads, traj, partials, k0, k1, path0, n_paths,
 
     No two arrays passed in may share memory (see :func:`simulate_lane`).
     """
-    run_lanes(
-        pool,
-        simulate_lane,
-        n_lanes,
-        pk,
-        work,
-        pads,
-        traj,
-        partials,
-        k0,
-        k1,
-        path0,
-        n_paths,
-        chunk,
-        n_lanes,
-    )
+    run_lanes(pool, simulate_lane, n_lanes, pk, work, pads, traj, partials, k0, k1, path0,
+              n_paths, chunk, n_lanes)  # fmt: skip
 
 
 @jit_noalias
@@ -65,45 +51,52 @@ def simulate_lane(pk, work, pads, traj, partials, k0, k1, path0, n_paths, chunk,
     with its array arguments marked as not sharing memory: LLVM may then keep values in
     registers across stores and vectorise the loops over a group of paths.
     """
-    inv_floor_units = 1.0 / pk.floors.units
-    inv_floor_t = 1.0 / pk.floors.tonnes
-    tol = pk.floors.behind_units
     n_chunks = (n_paths + chunk - 1) // chunk
     w = work_of(work, pads, lane)
     fill_fixed(pk, w)
-    codes, owed, us, reg, peak = (
-        traj.codes[lane],
-        traj.owed[lane],
-        traj.units[lane],
-        traj.regime[lane],
-        traj.peak[lane],
-    )
-    batch = codes.shape[3]
-    S = codes.shape[0]
+    tr = traj_of(traj, lane)
+    batch = tr.codes.shape[3]
     # this lane's accumulators, sliced once (a view costs an atomic refcount update)
     c_behind, c_exh, c_reg = partials.c_behind[lane], partials.c_exh[lane], partials.c_reg[lane]
     h_us, h_peak_us = partials.h_us[lane], partials.h_peak_us[lane]
     h_peak_owed = partials.h_peak_owed[lane]
     for ci in range(lane, n_chunks, n_lanes):
-        f_us = partials.f_us[ci]
-        f_owed = partials.f_owed[ci]
-        f_us[:] = 0.0
-        f_owed[:] = 0.0
+        f_rec = partials.f_rec[ci]
+        f_rec[:] = 0.0
         end = min(n_paths, (ci + 1) * chunk)
         for b0 in range(ci * chunk, end, batch):
             n = min(batch, end - b0)
             for g0 in range(0, n, GROUP):
                 ng = min(GROUP, n - g0)
-                # paths.simulate_group, with each scenario folded in before the next one
-                # overwrites its owed tonnes: one scenario's stay in the core's own cache,
-                # all of them do not
-                supply_stages(pk, w, k0, k1, path0 + b0 + g0, ng, reg)
-                for s in range(S):
-                    allocate_and_build(pk, w, s, ng, us, owed, 0, c_exh)
-                    accumulate_group(
-                        inv_floor_t, owed, reg, ng, s, f_owed, c_reg, h_peak_owed, peak
-                    )
-                    accumulate_units_group(
-                        tol, inv_floor_units, us, ng, s, f_us, c_behind, h_peak_us, codes, g0, peak
-                    )
-            count_units(codes, n, h_us)
+                start_group(pk, w, k0, k1, path0 + b0 + g0, ng)
+                start_peaks(tr, ng)
+                for t in range(pk.dims.T):
+                    simulate_month(pk, w, k0, k1, path0 + b0 + g0, ng, t, tr.rec, c_exh)
+                    fold_month(pk, w, tr, f_rec, c_behind, c_reg, g0, ng, t)
+                    if tr.log.shape[0] > 0:
+                        log_month(pk, w, tr, ng, t)
+                fold_peaks(pk, tr, h_peak_us, h_peak_owed, ng)
+            count_units(tr.codes, n, h_us)
+
+
+@jit(inline="always")
+def traj_of(traj, lane):
+    """One lane's ``scratch.Trajectories``."""
+    return Trajectories(traj.codes[lane], traj.rec[lane], traj.peak_us[lane],
+                        traj.peak_owed[lane], traj.log[lane], traj.flags[lane])  # fmt: skip
+
+
+@jit(inline="always")
+def log_month(pk, w, tr, n, t):
+    """Keep month ``t``'s record, stock flags and regimes of every path (for replaying
+    paths alone: ``engine.replay_path``; a run's trajectories have no log)."""
+    M = pk.dims.M
+    for s in range(pk.dims.S):
+        for r in range(tr.rec.shape[1]):
+            for g in range(n):
+                tr.log[t, s, r, g] = tr.rec[s, r, g]
+        for m in range(M):
+            for g in range(n):
+                tr.flags[t, s, m, g] = w.exh_ever[s, m, g]
+        for g in range(n):
+            tr.flags[t, s, M, g] = month_regime(pk, w, s, g)

@@ -94,7 +94,6 @@ INT_BLOCKS = (
     ("prog_start", "P"),
     ("prog_end", "P"),
     ("twin_china", "1"),
-    ("twin_sources", "1"),
 )
 
 #: each float block's offset in theta, by name
@@ -109,6 +108,10 @@ MonthSlots = namedtuple("MonthSlots", ["regime", "events", "concession", "licenc
 #: the numbers below which the statistics count a value as zero or a programme as on
 #: schedule (kernels/sketch.py)
 Floors = namedtuple("Floors", ["units", "tonnes", "behind_units"])
+#: a scenario's month record: the rows where each kind of value starts (units behind per
+#: programme, tonnes owed per programme and material), and the rows in all, a multiple of
+#: 8 so that the record folds into the sums in whole tiles (kernels/reduce.add_sums)
+RecordRows = namedtuple("RecordRows", ["units", "owed", "total"])
 
 #: everything the kernel reads (``pack.Packed.params()`` makes it):
 #: th_fixed float64[S, n_theta] point values (0 where drawn); th_code int64[S, n_theta]
@@ -125,6 +128,7 @@ Params = namedtuple(
         "f",
         "i",
         "u",
+        "r",
         "floors",
         "th_fixed",
         "th_code",
@@ -138,51 +142,16 @@ Params = namedtuple(
     ],
 )
 
-# -- the blocks each supply stage reads (kernels/paths.china_stage, other_supply). A
-# scenario whose blocks equal an earlier scenario's (same values or distributions, same
-# random-number slots) has that stage's result on every path: its twin, found by pack
-# and stored in twin_china / twin_sources (-1: none)
-CHINA_FLOATS = (
-    "p_concession",
-    "p_waiver",
-    "ev_p_extend",
-    "ev_extend_months",
-    "ev_p_fire",
-    "flow",
-    "lag",
-    "term",
-    "live0",
-    "p_approve",
-    "p_approve_conc",
-    "p_revoke",
-    "leakage",
-    "recycling",
-)
-CHINA_INTS = (
-    "initial",
-    "conceded0",
-    "opens_fast",
-    "talks",
-    "dfars_month",
-    "dfars_applies",
-    "ev_month",
-    "ev_max_ext",
-    "ev_jump",
-    "ev_matrix",
-    "ch_fast",
-    "ch_open",
-    "fast_track",
-)  # and the scenario's transition matrices
-SOURCE_FLOATS = (
-    "src_capacity",
-    "src_ramp",
-    "src_slip",
-    "src_yield",
-    "src_p_qual",
-    "src_qual_months",
-    "src_share",
-)
-SOURCE_INTS = ("src_material", "src_start")
+# -- the blocks the China stage reads (kernels/paths.china_month). A scenario whose blocks
+# equal an earlier scenario's (same values or distributions, same random-number slots)
+# has that stage's result on every path: its twin, found by pack and stored in
+# twin_china (-1: none)
+CHINA_FLOATS = ("p_concession", "p_waiver", "ev_p_extend", "ev_extend_months", "ev_p_fire",
+                "flow", "lag", "term", "live0", "p_approve", "p_approve_conc", "p_revoke",
+                "leakage", "recycling")  # fmt: skip
+CHINA_INTS = ("initial", "conceded0", "opens_fast", "talks", "dfars_month", "dfars_applies",
+              "ev_month", "ev_max_ext", "ev_jump", "ev_matrix", "ch_fast", "ch_open",
+              "fast_track")  # and the scenario's transition matrices  # fmt: skip
 
 
 def month_slots(n_events: int, n_materials: int, n_channels: int) -> MonthSlots:
@@ -193,6 +162,12 @@ def month_slots(n_events: int, n_materials: int, n_channels: int) -> MonthSlots:
     concession = events + 2 * n_events
     licences = concession + 1
     return MonthSlots(0, events, concession, licences, licences + 3 * n_materials * n_channels)
+
+
+def record_rows(n_programmes: int, n_materials: int) -> RecordRows:
+    """The rows of a scenario's month record (see :data:`RecordRows`)."""
+    used = n_programmes + n_programmes * n_materials
+    return RecordRows(0, n_programmes, -(-used // 8) * 8)
 
 
 def block_size(shape: str, dims: dict) -> int:

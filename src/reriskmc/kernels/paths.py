@@ -110,46 +110,6 @@ def _start_china(pk, w, s, n):
 
 
 @jit(inline="always")
-def china_stage(pk, w, k0, k1, path0, n, out_reg):
-    """Sections 3.1-3.4 of every scenario for paths ``path0 .. path0 + n - 1`` (the
-    first ``n`` of the group, whose parameters :func:`draw_path` drew): regimes, events,
-    the linkage and the licences.
-
-    Writes ``w.supply[s, m, t, g]``: each month's recycling plus licensed imports from
-    China (tonnes; :func:`supply_stages` adds the other sources later), and
-    out_reg[g, s, t], int64[>= n, S, T]: the month's regime.
-
-    Month by month, each month's uniforms drawn for the group and then used by every
-    scenario, with the group's paths side by side: each step is a loop over paths that
-    runs as vector code, every path's decisions taken by selection rather than by
-    branching (each path's arithmetic and comparisons are the same as alone). A scenario
-    that shares this stage with an earlier one (its twin, found by ``pack``: the same
-    blocks, so on the same random numbers the same result) copies the twin's result.
-    """
-    struct, supply = pk.struct, w.supply
-    M, T, S = pk.dims.M, pk.dims.T, pk.dims.S
-    i_twin = pk.i.twin_china
-    for s in range(S):
-        if struct[s, i_twin] < 0:
-            _start_china(pk, w, s, n)
-    for t in range(T):
-        draw_month(w, k0, k1, path0, n, t)
-        for s in range(S):
-            if struct[s, i_twin] < 0:
-                china_month(pk, w, s, t, n, out_reg)
-    for s in range(S):
-        twin = struct[s, i_twin]
-        if twin >= 0:
-            for g in range(n):
-                for t in range(T):
-                    out_reg[g, s, t] = out_reg[g, twin, t]
-            for m in range(M):
-                for t in range(T):
-                    for g in range(n):
-                        supply[s, m, t, g] = supply[twin, m, t, g]
-
-
-@jit(inline="always")
 def _regime_and_events(pk, w, s, t, n):
     """3.1 the regime's step and 3.2 the events, in scenario ``s`` and month ``t``."""
     struct, theta, u, ev, policy, cum = (
@@ -192,11 +152,16 @@ def _regime_and_events(pk, w, s, t, n):
 
 
 @jit(inline="always")
-def china_month(pk, w, s, t, n, out_reg):
+def china_month(pk, w, s, t, n):
     """Month ``t`` of sections 3.1-3.4 in scenario ``s`` for the group's first ``n``
-    paths (see :func:`china_stage`)."""
+    paths: the regime, events, linkage and licences. Writes ``w.china[s, m, g]``: the
+    month's recycling plus licensed imports from China, tonnes.
+
+    The group's paths go side by side: each step is a loop over paths that runs as
+    vector code, every path's decisions taken by selection rather than by branching
+    (each path's arithmetic and comparisons are the same as alone)."""
     struct, theta, u = pk.struct, w.theta, w.u_month
-    waived, lic, policy, supply = w.waived, w.licences, w.policy, w.supply
+    waived, lic, policy, supply = w.waived, w.licences, w.policy, w.china
     R, C, M = pk.dims.R, pk.dims.C, pk.dims.M
     f_flow, f_lag, f_term = pk.f.flow, pk.f.lag, pk.f.term
     f_pa, f_pac, f_prv = pk.f.p_approve, pk.f.p_approve_conc, pk.f.p_revoke
@@ -218,7 +183,7 @@ def china_month(pk, w, s, t, n, out_reg):
         dfars = dfars_now & (struct[s, pk.i.dfars_applies + m] != 0)
         fast_track = struct[s, pk.i.fast_track + m] != 0
         for g in range(n):
-            supply[s, m, t, g] = theta[s, f_recycling, g]
+            supply[s, m, g] = theta[s, f_recycling, g]
         for c in range(C):
             idx = m * C + c
             ur = pk.u.licences + 3 * idx
@@ -254,50 +219,38 @@ def china_month(pk, w, s, t, n, out_reg):
                 )
                 flow = theta[s, f_flow + idx, g]
                 add = flow if is_open else flow * theta[s, f_leak, g]
-                v = supply[s, m, t, g]
-                supply[s, m, t, g] = v + add if flows else v
-    for g in range(n):
-        out_reg[g, s, t] = policy[s, 0, g]
+                v = supply[s, m, g]
+                supply[s, m, g] = v + add if flows else v
 
 
 @jit(inline="always")
-def other_supply(pk, w, s, g):
-    """Section 3.5 of scenario ``s`` on the ``g``-th path of the group: what each
-    non-Chinese source delivers, ``w.src[s, k, t]`` in tonnes a month."""
-    struct, theta, f, src = pk.struct, w.theta, pk.f, w.src
+def store_parameters(pk, w, s, g):
+    """The per-path constants of scenario ``s`` that the month loop reads, for the
+    ``g``-th path of the group: each source's output at full ramp, first month of
+    output and inverse ramp (``w.src_*``), and the programmes' and materials' values
+    (``w.per_pm``, ``w.per_p``, ``w.per_m``).
+
+    Computed once per path: the month loop then multiplies instead of dividing (a
+    division costs about ten multiplications, and numba may not turn x / 1000 into
+    x * 0.001 without fastmath).
+    """
+    theta, f = w.theta, pk.f
     for k in range(pk.dims.K):
-        output = (
+        w.src_out[s, k, g] = (
             theta[s, f.src_capacity + k, g]
             / 12.0
             * theta[s, f.src_yield + k, g]
             * theta[s, f.src_share + k, g]
         )
-        first = (
-            struct[s, pk.i.src_start + k]
+        w.src_first[s, k, g] = (
+            pk.struct[s, pk.i.src_start + k]
             + theta[s, f.src_slip + k, g]
             + theta[s, f.src_qual_months + k, g]
         )
         ramp_months = theta[s, f.src_ramp + k, g]
-        inv_ramp = 1.0 / ramp_months if ramp_months > 0.0 else -1.0
-        for t in range(pk.dims.T):
-            if w.qualified[s, k, g] and t >= first:
-                ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - first + 1.0) * inv_ramp)
-                src[s, k, t] = output * ramp
-            else:
-                src[s, k, t] = 0.0
-
-
-@jit(inline="always")
-def store_parameters(pk, w, s, g):
-    """The parameters of scenario ``s`` that stocks, allocation and builds read, for the
-    ``g``-th path of the group (``w.per_pm``, ``w.per_p``, ``w.per_m``).
-
-    Per-path constants, computed once: the month loop then multiplies instead of
-    dividing (a division costs about ten multiplications, and numba may not turn
-    x / 1000 into x * 0.001 without fastmath).
-    """
-    theta, f, per_pm, per_p, per_m = w.theta, pk.f, w.per_pm, w.per_p, w.per_m
+        w.src_inv_ramp[s, k, g] = 1.0 / ramp_months if ramp_months > 0.0 else -1.0
     M = pk.dims.M
+    per_pm, per_p, per_m = w.per_pm, w.per_p, w.per_m
     for p in range(pk.dims.P):
         rate = theta[s, f.units_per_year + p, g] / 12.0
         per_p[s, 0, p, g] = rate
@@ -332,26 +285,48 @@ def _start_stocks_and_schedule(pk, w, s, n):
     stocks, per_m, prog, pm = w.stocks, w.per_m, w.prog, w.pm
     for m in range(pk.dims.M):
         for g in range(n):
-            stocks[0, m, g] = per_m[s, 0, m, g]
-            stocks[1, m, g] = per_m[s, 1, m, g]
-            w.first_short[m, g] = -1
-            w.exh_ever[m, g] = False
+            stocks[s, 0, m, g] = per_m[s, 0, m, g]
+            stocks[s, 1, m, g] = per_m[s, 1, m, g]
+            w.first_short[s, m, g] = -1
+            w.exh_ever[s, m, g] = False
     for p in range(pk.dims.P):
         for g in range(n):
-            prog[0, p, g] = 0.0
-            prog[1, p, g] = 0.0
+            prog[s, 0, p, g] = 0.0
+            prog[s, 1, p, g] = 0.0
     for j in range(pk.dims.P * pk.dims.M):
         for g in range(n):
-            pm[0, j, g] = 0.0
-            pm[1, j, g] = 0.0
-            pm[2, j, g] = 0.0
+            pm[s, 0, j, g] = 0.0
+            pm[s, 1, j, g] = 0.0
+            pm[s, 2, j, g] = 0.0
+
+
+@jit(inline="always")
+def month_supply(pk, w, s, t, n):
+    """3.5: the month's supply of each material in scenario ``s``, ``w.stocks[s, 2]``:
+    recycling and China (``w.china``, from :func:`china_month` or the scenario's twin),
+    then the other sources in order."""
+    stocks, china = w.stocks, w.china
+    src = s if pk.struct[s, pk.i.twin_china] < 0 else pk.struct[s, pk.i.twin_china]
+    for m in range(pk.dims.M):
+        for g in range(n):
+            stocks[s, 2, m, g] = china[src, m, g]
+    for k in range(pk.dims.K):
+        mk = pk.struct[s, pk.i.src_material + k]
+        for g in range(n):  # by selection, so that the loop runs as vector code
+            first = w.src_first[s, k, g]
+            inv_ramp = w.src_inv_ramp[s, k, g]
+            ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - first + 1.0) * inv_ramp)
+            on = w.qualified[s, k, g] & (t >= first)
+            v = stocks[s, 2, mk, g]
+            stocks[s, 2, mk, g] = v + w.src_out[s, k, g] * ramp if on else v
 
 
 @jit(inline="always")
 def _demand(pk, w, s, n, t):
     """3.6: each programme's schedule, want and request of each material; the month's
     demand per material, all and DX only, summed in programme order."""
-    struct, per_pm, per_p, pm, prog, demand = pk.struct, w.per_pm, w.per_p, w.pm, w.prog, w.demand
+    struct, per_pm, per_p, demand = pk.struct, w.per_pm, w.per_p, w.demand
+    pm, prog = w.pm, w.prog
     M = pk.dims.M
     for m in range(M):
         for g in range(n):
@@ -360,26 +335,26 @@ def _demand(pk, w, s, n, t):
     for p in range(pk.dims.P):
         if struct[s, pk.i.prog_start + p] <= t <= struct[s, pk.i.prog_end + p]:
             for g in range(n):
-                prog[0, p, g] += per_p[s, 0, p, g]
+                prog[s, 0, p, g] += per_p[s, 0, p, g]
             for m in range(M):
                 if _no_kg(pk, s, p * M + m):
                     continue
                 for g in range(n):
-                    pm[1, p * M + m, g] += per_pm[s, 2, p * M + m, g]
+                    pm[s, 1, p * M + m, g] += per_pm[s, 2, p * M + m, g]
         for g in range(n):
-            prog[2, p, g] = max(0.0, min(prog[0, p, g] - prog[1, p, g], per_p[s, 1, p, g]))
+            prog[s, 2, p, g] = max(0.0, min(prog[s, 0, p, g] - prog[s, 1, p, g], per_p[s, 1, p, g]))
         is_dx = struct[s, pk.i.priority + p] == 0
         for m in range(M):
             j = p * M + m
             if _no_kg(pk, s, j):
                 continue  # unused: nothing wanted, so nothing owed or allocated
             for g in range(n):
-                d = max(0.0, prog[2, p, g] * per_pm[s, 0, j, g] - pm[0, j, g])
-                pm[3, j, g] = d
+                d = max(0.0, prog[s, 2, p, g] * per_pm[s, 0, j, g] - pm[s, 0, j, g])
+                pm[s, 3, j, g] = d
                 demand[0, m, g] += d
             if is_dx:
                 for g in range(n):
-                    demand[1, m, g] += pm[3, j, g]
+                    demand[1, m, g] += pm[s, 3, j, g]
 
 
 @jit(inline="always")
@@ -388,22 +363,17 @@ def _allocate(pk, w, s, n, t, out_exh):
     allows, and DPAS shares the available amount (DX first, pro rata within a class).
     Writes the DX and DO shares to ``w.demand[2:4]``; adds the paths whose stocks have
     run out to ``out_exh[s, m, t]``."""
-    stocks, per_m, demand, first_short, exh_ever = (
-        w.stocks,
-        w.per_m,
-        w.demand,
-        w.first_short,
-        w.exh_ever,
-    )
+    stocks, per_m, demand = w.stocks, w.per_m, w.demand
+    first_short, exh_ever = w.first_short, w.exh_ever
     for m in range(pk.dims.M):
         rule = pk.struct[s, pk.i.release_rule + m]
         release_month = pk.struct[s, pk.i.release_month + m]
         exhausted = 0
         for g in range(n):
             need = demand[0, m, g]
-            avail = stocks[2, m, g]
-            buffer = stocks[0, m, g]
-            stockpile = stocks[1, m, g]
+            avail = stocks[s, 2, m, g]
+            buffer = stocks[s, 0, m, g]
+            stockpile = stocks[s, 1, m, g]
             if avail >= need:
                 cap = per_m[s, 2, m, g]
                 if buffer < cap:
@@ -416,10 +386,10 @@ def _allocate(pk, w, s, n, t, out_exh):
                 gap -= draw
                 avail += draw
                 if gap > 0.0:
-                    if first_short[m, g] < 0:
-                        first_short[m, g] = t
+                    if first_short[s, m, g] < 0:
+                        first_short[s, m, g] = t
                     if rule == RELEASE_ON_SHORTFALL:
-                        authorised = t >= first_short[m, g] + per_m[s, 3, m, g]
+                        authorised = t >= first_short[s, m, g] + per_m[s, 3, m, g]
                     elif rule == RELEASE_FROM_DATE:
                         authorised = t >= release_month
                     else:
@@ -428,8 +398,8 @@ def _allocate(pk, w, s, n, t, out_exh):
                         draw = min(stockpile, per_m[s, 4, m, g], gap)
                         stockpile -= draw
                         avail += draw
-            stocks[0, m, g] = buffer
-            stocks[1, m, g] = stockpile
+            stocks[s, 0, m, g] = buffer
+            stocks[s, 1, m, g] = stockpile
             # DPAS: DX first, then DO; pro rata within a class
             dx = demand[1, m, g]
             do = need - dx
@@ -443,125 +413,89 @@ def _allocate(pk, w, s, n, t, out_exh):
             demand[2, m, g] = share_dx
             demand[3, m, g] = share_do
             if buffer + stockpile <= EXHAUSTED_T:
-                exh_ever[m, g] = True
-            exhausted += exh_ever[m, g]
+                exh_ever[s, m, g] = True
+            exhausted += exh_ever[s, m, g]
         out_exh[s, m, t] += exhausted
 
 
 @jit(inline="always")
-def _build_and_record(pk, w, s, n, t, out_us, out_owed, slot):
-    """3.8 Leontief builds and 3.9 the record: units behind and tonnes owed."""
+def _build_and_record(pk, w, s, n, rec):
+    """3.8 Leontief builds and 3.9 the month's record ``rec[s]``: units behind and
+    tonnes owed (rows ``pk.r.units`` and ``pk.r.owed``)."""
     per_pm, pm, prog, demand, built = w.per_pm, w.pm, w.prog, w.demand, w.built
-    M, T = pk.dims.M, pk.dims.T
-    PM = pk.dims.P * M
+    M = pk.dims.M
+    r_units, r_owed = pk.r.units, pk.r.owed
     for p in range(pk.dims.P):
         share = 2 if pk.struct[s, pk.i.priority + p] == 0 else 3
         for g in range(n):
-            built[g] = prog[2, p, g]
+            built[g] = prog[s, 2, p, g]
         for m in range(M):
             j = p * M + m
             if _no_kg(pk, s, j):
                 continue
             for g in range(n):
-                a = pm[3, j, g] * demand[share, m, g]
-                pm[4, j, g] = a
+                a = pm[s, 3, j, g] * demand[share, m, g]
+                pm[s, 4, j, g] = a
                 if per_pm[s, 0, j, g] > 0.0:
-                    built[g] = min(built[g], (pm[0, j, g] + a) * per_pm[s, 1, j, g])
+                    built[g] = min(built[g], (pm[s, 0, j, g] + a) * per_pm[s, 1, j, g])
         for g in range(n):
-            prog[1, p, g] += built[g]
+            prog[s, 1, p, g] += built[g]
         for m in range(M):
             j = p * M + m
             if _no_kg(pk, s, j):
                 for g in range(n):
-                    out_owed[slot, t * PM + j, g] = 0.0
+                    rec[s, r_owed + j, g] = 0.0
                 continue
             for g in range(n):
-                a = pm[4, j, g]
-                pm[0, j, g] = max(0.0, pm[0, j, g] + a - built[g] * per_pm[s, 0, j, g])
-                pm[2, j, g] += a
-                out_owed[slot, t * PM + j, g] = max(0.0, pm[1, j, g] - pm[2, j, g])
+                a = pm[s, 4, j, g]
+                pm[s, 0, j, g] = max(0.0, pm[s, 0, j, g] + a - built[g] * per_pm[s, 0, j, g])
+                pm[s, 2, j, g] += a
+                rec[s, r_owed + j, g] = max(0.0, pm[s, 1, j, g] - pm[s, 2, j, g])
         for g in range(n):
-            out_us[slot, p * T + t, g] = max(0.0, prog[0, p, g] - prog[1, p, g])
+            rec[s, r_units + p, g] = max(0.0, prog[s, 0, p, g] - prog[s, 1, p, g])
 
 
 @jit(inline="always")
-def allocate_and_build(pk, w, s, n, out_us, out_owed, slot, out_exh):
-    """Sections 3.5 (the month's supply) to 3.9 of scenario ``s`` for the first ``n``
-    paths of the group, from what :func:`china_stage`, :func:`other_supply` and
-    :func:`store_parameters` wrote: stocks, demand, allocation and builds.
-
-    Writes, for each path g < n of the group, out_us[slot, :, g] and out_owed[slot, :, g]
-    (see :func:`simulate_group`; ``slot`` is ``s`` there, and 0 where the engine folds
-    each scenario in before the next overwrites it), and adds to out_exh[s, m, t] the
-    number of the group's paths whose stocks of material m have run out by month t.
-    The paths share nothing; they go through the months side by side, each path's
-    arithmetic as if it were alone, the innermost loops running over paths.
-    """
-    _start_stocks_and_schedule(pk, w, s, n)
-    for t in range(pk.dims.T):
-        for m in range(pk.dims.M):  # 3.5: the month's supply (supply_stages)
-            for g in range(n):
-                w.stocks[2, m, g] = w.supply[s, m, t, g]
-        _demand(pk, w, s, n, t)
-        _allocate(pk, w, s, n, t, out_exh)
-        _build_and_record(pk, w, s, n, t, out_us, out_owed, slot)
-
-
-@jit(inline="always")
-def supply_stages(pk, w, k0, k1, path0, n, out_reg):
+def start_group(pk, w, k0, k1, path0, n):
     """Draw paths ``path0 .. path0 + n - 1`` into ``w`` (which :func:`fill_fixed` has
-    prepared) as the first ``n`` of a group and run their supply stages in every
-    scenario: ``w.supply[s, m, t, g]`` becomes the month's supply of each material
-    (3.1-3.5), and the parameters the rest of the month loop reads are stored
-    (:func:`store_parameters`).
-
-    A scenario that changes nothing upstream of a supply stage shares that stage with an
-    earlier scenario (its *twin*, found by ``pack``): on the same path's random numbers
-    the stage's result is the same, so it is copied, not recomputed.
-    """
+    prepared) as the first ``n`` of a group, and set every scenario's state at the start
+    (section 2)."""
     for g in range(n):
         draw_path(pk, w, k0, k1, path0 + g, g)
-    china_stage(pk, w, k0, k1, path0, n, out_reg)
-    struct, src, supply = pk.struct, w.src, w.supply
-    K, T = pk.dims.K, pk.dims.T
-    for g in range(n):
-        for s in range(pk.dims.S):
-            twin = struct[s, pk.i.twin_sources]
-            if twin < 0:
-                other_supply(pk, w, s, g)
-            else:
-                for k in range(K):
-                    for t in range(T):
-                        src[s, k, t] = src[twin, k, t]
-            # 3.5 the month's supply: recycling and China (china_stage), then the other
-            # sources in order. Only this sum goes to the grouped stage: the per-source
-            # deliveries stay per path, which keeps a thread's scratch within its
-            # core's cache
-            for k in range(K):
-                mk = struct[s, pk.i.src_material + k]
-                for t in range(T):
-                    supply[s, mk, t, g] += src[s, k, t]
+    for s in range(pk.dims.S):
+        if pk.struct[s, pk.i.twin_china] < 0:
+            _start_china(pk, w, s, n)
+        for g in range(n):
             store_parameters(pk, w, s, g)
+        _start_stocks_and_schedule(pk, w, s, n)
 
 
 @jit(inline="always")
-def simulate_group(pk, w, k0, k1, path0, n, out_us, out_owed, out_exh, out_reg):
-    """All scenarios of paths ``path0 .. path0 + n - 1`` (n <= GROUP), side by side.
+def simulate_month(pk, w, k0, k1, path0, n, t, rec, out_exh):
+    """Month ``t`` of every scenario for the group's first ``n`` paths: the month's
+    uniforms are drawn once for the group and used by every scenario (common random
+    numbers). Writes each scenario's month record ``rec[s, row, g]`` (float64[S, R, G]:
+    units behind, tonnes owed) and adds to ``out_exh[s, m, t]`` the paths whose stocks
+    have run out.
 
-    pk : ``layout.Params``; w : one thread's ``scratch.Work``; k0, k1 : uint64 seed key.
-    Writes, in place, for the g-th path of the group:
-    out_us : float64[S, P * T, >= n] units behind schedule at the end of each month, at
-    [s, p * T + t, g]: the group's paths side by side (reduce.accumulate_units_group
-    folds them);
-    out_owed : float64[S, T * P * M, >= n] material owed (requirement minus allocation
-    to date), t, at [s, (t * P + p) * M + m, g]: the group's paths side by side, so that
-    the month loop writes them as vector stores and reduce.accumulate_group folds them
-    for the whole group;
-    out_exh : int64[S, M, T], added to: the group's paths whose stocks have run out at
-    least once by the end of the month (for one path, its flags);
-    out_reg : int64[>= n, S, T] the month's regime.
+    A scenario that shares the China stage with an earlier one (its *twin*, found by
+    ``pack``: the same inputs, so on the same random numbers the same result) reads the
+    twin's month instead of computing its own.
     """
-    fill_fixed(pk, w)
-    supply_stages(pk, w, k0, k1, path0, n, out_reg)
+    draw_month(w, k0, k1, path0, n, t)
     for s in range(pk.dims.S):
-        allocate_and_build(pk, w, s, n, out_us, out_owed, s, out_exh)
+        if pk.struct[s, pk.i.twin_china] < 0:
+            china_month(pk, w, s, t, n)
+    for s in range(pk.dims.S):
+        month_supply(pk, w, s, t, n)
+        _demand(pk, w, s, n, t)
+        _allocate(pk, w, s, n, t, out_exh)
+        _build_and_record(pk, w, s, n, rec)
+
+
+@jit(inline="always")
+def month_regime(pk, w, s, g):
+    """Scenario ``s``'s regime in the current month on the ``g``-th path (its twin's,
+    if it shares the China stage)."""
+    twin = pk.struct[s, pk.i.twin_china]
+    return w.policy[s if twin < 0 else twin, 0, g]

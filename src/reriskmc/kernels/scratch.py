@@ -40,97 +40,95 @@ MAX_BLOCK = 64 * 1024 - CHUNK
 DEFAULT_BLOCK = 64 * CHUNK
 
 #: one thread's scratch; "G" is the group of paths side by side, last axis
-Work = namedtuple(
-    "Work",
-    [
-        "theta",  # float64[S, n_theta, G]: each path's parameter values
-        "u_path",  # float64[n_path_uniforms, 1]: one path's own uniforms
-        "u_month",  # float64[n_month_uniforms, G]: one month's uniforms
-        "qualified",  # bool[S, K, G]: each source qualified for military use
-        "waived",  # bool[S, G]: a DFARS waiver drawn
-        "events",  # int64[S, 3, E, G]: deadline, extensions used, done
-        "licences",  # int64[S, 2, M * C, G]: state, month (of decision or expiry)
-        "policy",  # int64[S, 3, G]: regime, transition matrix, conceded
-        "src",  # float64[S, K, T]: one path's deliveries from each other source
-        "per_pm",  # float64[S, 3, P * M, G]: t per unit, its inverse, t/month scheduled
-        "per_p",  # float64[S, 2, P, G]: rate (units/month), most units a month can build
-        "per_m",  # float64[S, 5, M, G]: buffer, stockpile, buffer cap, release lag, rate
-        "stocks",  # float64[3, M, G]: buffer, stockpile, the month's supply
-        "first_short",  # int64[M, G]: first buffer-shortage month (-1: none yet)
-        "exh_ever",  # bool[M, G]: stocks have run out
-        "pm",  # float64[5, P * M, G]: wip, requirement, allocation to date, need, allocated
-        "prog",  # float64[3, P, G]: scheduled, built, want
-        "demand",  # float64[4, M, G]: the month's demand, DX demand, DX share, DO share
-        "built",  # float64[G]: units built this month
-        "supply",  # float64[S, M, T, G]: each month's supply of each material, t
-    ],
-)
+Work = namedtuple("Work", [
+    "theta",         # float64[S, n_theta, G]: each path's parameter values
+    "u_path",        # float64[n_path_uniforms, 1]: one path's own uniforms
+    "u_month",       # float64[n_month_uniforms, G]: one month's uniforms
+    "qualified",     # bool[S, K, G]: each source qualified for military use
+    "waived",        # bool[S, G]: a DFARS waiver drawn
+    "events",        # int64[S, 3, E, G]: deadline, extensions used, done
+    "licences",      # int64[S, 2, M * C, G]: state, month (of decision or expiry)
+    "policy",        # int64[S, 3, G]: regime, transition matrix, conceded
+    "china",         # float64[S, M, G]: the month's recycling and licensed Chinese flows, t
+    "src_out",       # float64[S, K, G]: each source's output at full ramp, t/month
+    "src_first",     # float64[S, K, G]: its first month of output
+    "src_inv_ramp",  # float64[S, K, G]: 1 / its ramp in months (-1: none)
+    "per_pm",        # float64[S, 3, P * M, G]: t per unit, its inverse, t/month scheduled
+    "per_p",         # float64[S, 2, P, G]: rate (units/month), most units a month can build
+    "per_m",         # float64[S, 5, M, G]: buffer, stockpile, buffer cap, release lag, rate
+    "stocks",        # float64[S, 3, M, G]: buffer, stockpile, the month's supply
+    "first_short",   # int64[S, M, G]: first buffer-shortage month (-1: none yet)
+    "exh_ever",      # bool[S, M, G]: stocks have run out
+    "pm",            # float64[S, 5, P * M, G]: wip, required, allocated to date, need, allocated
+    "prog",          # float64[S, 3, P, G]: scheduled, built, want
+    "demand",        # float64[4, M, G]: the month's demand, DX demand, DX share, DO share
+    "built",         # float64[G]: units built this month
+])  # fmt: skip
 
-#: one thread's buffers between simulating a group and folding it in
-Trajectories = namedtuple(
-    "Trajectories",
-    [
-        "codes",  # uint16[S, P, T, SKETCH_BATCH]: a batch's monthly sketch buckets of units behind
-        "owed",  # float64[1, T * P * M, G]: one scenario's tonnes owed, the group side by side
-        "units",  # float64[1, P * T, G]: one scenario's units behind
-        "regime",  # int64[G, S, T]: the group's regimes
-        "peak",  # float64[P * M + 2, G]: scratch for each path's peaks
-    ],
-)
+#: one thread's buffers between simulating a group's month and folding it in
+Trajectories = namedtuple("Trajectories", [
+    "codes",      # uint16[S, P, T, SKETCH_BATCH]: a batch's monthly sketch buckets of units behind
+    "rec",        # float64[S, R, G]: each scenario's month record (layout.RecordRows)
+    "peak_us",    # float64[S, P, G]: each path's peak units behind so far
+    "peak_owed",  # float64[S, P * M, G]: each path's peak tonnes owed so far
+    "log",        # float64[T or 0, S, R, G]: every month's record, when replaying paths
+    "flags",      # int64[T or 0, S, M + 1, G]: stocks run out, and the regime, likewise
+])  # fmt: skip
 
 #: a block's partial statistics: float sums per chunk, counts and sketches per thread
-Partials = namedtuple(
-    "Partials",
-    [
-        "f_us",  # float64[n_chunks, 2, S, P * T]: sums and sums of squares of units behind
-        "f_owed",  # float64[n_chunks, 2, S, T * P * M]: the same of tonnes owed
-        "c_behind",  # int64[lanes, S, P, T]: paths behind at least once by month t
-        "c_exh",  # int64[lanes, S, M, T]: paths whose stocks have run out by month t
-        "c_reg",  # int64[lanes, S, R, T]: paths in each regime
-        "h_us",  # uint16[lanes, S, P, T, B]: monthly sketches of units behind
-        "h_peak_us",  # int32[lanes, S, P, B]: sketches of each path's peak units behind
-        "h_peak_owed",  # int32[lanes, S, P, M, B]: sketches of each path's peak tonnes owed
-    ],
-)
+Partials = namedtuple("Partials", [
+    "f_rec",        # float64[n_chunks, 2, S, T * R]: sums and sums of squares of the records
+    "c_behind",     # int64[lanes, S, P, T]: paths behind at least once by month t
+    "c_exh",        # int64[lanes, S, M, T]: paths whose stocks have run out by month t
+    "c_reg",        # int64[lanes, S, R, T]: paths in each regime
+    "h_us",         # uint16[lanes, S, P, T, B]: monthly sketches of units behind
+    "h_peak_us",    # int32[lanes, S, P, B]: sketches of each path's peak units behind
+    "h_peak_owed",  # int32[lanes, S, P, M, B]: sketches of each path's peak tonnes owed
+])  # fmt: skip
 
 
 def _work_shapes(packed) -> Work:
     d = packed.dims
-    S, T, M, C, K, P, E = d.S, d.T, d.M, d.C, d.K, d.P, d.E
+    S, M, C, K, P, E = d.S, d.M, d.C, d.K, d.P, d.E
     G, f8, i8, b1 = GROUP, np.float64, np.int64, np.bool_
+    K1 = max(K, 1)
     return Work(
         theta=((S, packed.th_fixed.shape[1], G), f8),
         u_path=((max(packed.n_path_uniforms, 1), 1), f8),
         u_month=((packed.month_slots.total, G), f8),
-        qualified=((S, max(K, 1), G), b1),
+        qualified=((S, K1, G), b1),
         waived=((S, G), b1),
         events=((S, 3, max(E, 1), G), i8),
         licences=((S, 2, M * C, G), i8),
         policy=((S, 3, G), i8),
-        src=((S, max(K, 1), T), f8),
+        china=((S, M, G), f8),
+        src_out=((S, K1, G), f8),
+        src_first=((S, K1, G), f8),
+        src_inv_ramp=((S, K1, G), f8),
         per_pm=((S, 3, P * M, G), f8),
         per_p=((S, 2, P, G), f8),
         per_m=((S, 5, M, G), f8),
-        stocks=((3, M, G), f8),
-        first_short=((M, G), i8),
-        exh_ever=((M, G), b1),
-        pm=((5, P * M, G), f8),
-        prog=((3, P, G), f8),
+        stocks=((S, 3, M, G), f8),
+        first_short=((S, M, G), i8),
+        exh_ever=((S, M, G), b1),
+        pm=((S, 5, P * M, G), f8),
+        prog=((S, 3, P, G), f8),
         demand=((4, M, G), f8),
         built=((G,), f8),
-        supply=((S, M, T, G), f8),
     )
 
 
-def _trajectory_shapes(packed) -> Trajectories:
+def _trajectory_shapes(packed, log: bool = False) -> Trajectories:
     d = packed.dims
     S, T, M, P = d.S, d.T, d.M, d.P
+    R, T_log = packed.record_rows.total, (T if log else 0)
     return Trajectories(
         codes=((S, P, T, SKETCH_BATCH), np.uint16),
-        owed=((1, T * P * M, GROUP), np.float64),
-        units=((1, P * T, GROUP), np.float64),
-        regime=((GROUP, S, T), np.int64),
-        peak=((P * M + 2, GROUP), np.float64),  # two spare rows keep the threads' rows apart
+        rec=((S, R, GROUP), np.float64),
+        peak_us=((S, P, GROUP), np.float64),
+        peak_owed=((S, P * M, GROUP), np.float64),
+        log=((T_log, S, R, GROUP), np.float64),
+        flags=((T_log, S, M + 1, GROUP), np.int64),
     )
 
 
@@ -139,8 +137,7 @@ def _partial_shapes(packed, n_lanes: int, n_chunks: int) -> Partials:
     S, T, M, P, R = d.S, d.T, d.M, d.P, d.R
     B = N_BUCKETS
     return Partials(
-        f_us=((n_chunks, 2, S, P * T), np.float64),
-        f_owed=((n_chunks, 2, S, T * P * M), np.float64),
+        f_rec=((n_chunks, 2, S, T * packed.record_rows.total), np.float64),
         c_behind=((n_lanes, S, P, T), np.int64),
         c_exh=((n_lanes, S, M, T), np.int64),
         c_reg=((n_lanes, S, R, T), np.int64),
@@ -166,19 +163,20 @@ def n_chunks(block_paths: int) -> int:
     return -(-block_paths // CHUNK)
 
 
-def allocate(packed, n_lanes: int, block_paths: int):
+def allocate(packed, n_lanes: int, block_paths: int, log: bool = False):
     """The arrays of a run on ``n_lanes`` threads in blocks of ``block_paths`` paths.
 
     Returns (work, pads, trajectories, partials): ``work`` a :class:`Work` of arrays
     with a leading lane axis (lane ``l``'s arrays at ``pads * l``, see :func:`work_of`),
-    ``pads`` int64[20], ``trajectories`` a :class:`Trajectories` with a leading lane
-    axis, ``partials`` a :class:`Partials` (counts zeroed; float sums are zeroed by the
-    kernel).
+    ``pads`` int64[n fields], ``trajectories`` a :class:`Trajectories` with a leading
+    lane axis (``log``: with room for every month's record, for replaying paths),
+    ``partials`` a :class:`Partials` (counts zeroed; float sums are zeroed by the kernel).
     """
     shapes = _work_shapes(packed)
     pads = np.asarray([_lane_pad(s, t) for s, t in shapes], dtype=np.int64)
     work = Work(*(np.zeros((n_lanes * pad,) + s, t) for (s, t), pad in zip(shapes, pads)))
-    traj = Trajectories(*(np.empty((n_lanes,) + s, t) for s, t in _trajectory_shapes(packed)))
+    # zeros: the record's padding rows are never written, and fold into zero sums
+    traj = Trajectories(*(np.zeros((n_lanes,) + s, t) for s, t in _trajectory_shapes(packed, log)))
     partials = Partials(
         *(np.zeros(s, t) for s, t in _partial_shapes(packed, n_lanes, n_chunks(block_paths)))
     )
@@ -203,25 +201,12 @@ def make_work(packed, n_lanes: int = 1):
 @jit(inline="always")
 def work_of(w, pads, lane):
     """One lane's :class:`Work` out of :func:`allocate`'s lane-stacked arrays."""
-    return Work(
-        w.theta[lane * pads[0]],
-        w.u_path[lane * pads[1]],
-        w.u_month[lane * pads[2]],
-        w.qualified[lane * pads[3]],
-        w.waived[lane * pads[4]],
-        w.events[lane * pads[5]],
-        w.licences[lane * pads[6]],
-        w.policy[lane * pads[7]],
-        w.src[lane * pads[8]],
-        w.per_pm[lane * pads[9]],
-        w.per_p[lane * pads[10]],
-        w.per_m[lane * pads[11]],
-        w.stocks[lane * pads[12]],
-        w.first_short[lane * pads[13]],
-        w.exh_ever[lane * pads[14]],
-        w.pm[lane * pads[15]],
-        w.prog[lane * pads[16]],
-        w.demand[lane * pads[17]],
-        w.built[lane * pads[18]],
-        w.supply[lane * pads[19]],
-    )
+    return Work(w.theta[lane * pads[0]], w.u_path[lane * pads[1]], w.u_month[lane * pads[2]],
+                w.qualified[lane * pads[3]], w.waived[lane * pads[4]], w.events[lane * pads[5]],
+                w.licences[lane * pads[6]], w.policy[lane * pads[7]], w.china[lane * pads[8]],
+                w.src_out[lane * pads[9]], w.src_first[lane * pads[10]],
+                w.src_inv_ramp[lane * pads[11]], w.per_pm[lane * pads[12]],
+                w.per_p[lane * pads[13]], w.per_m[lane * pads[14]], w.stocks[lane * pads[15]],
+                w.first_short[lane * pads[16]], w.exh_ever[lane * pads[17]],
+                w.pm[lane * pads[18]], w.prog[lane * pads[19]], w.demand[lane * pads[20]],
+                w.built[lane * pads[21]])  # fmt: skip
