@@ -24,16 +24,35 @@ UINT16_PATHS = 2**16
 
 @dataclass
 class Stats:
-    """Merged statistics of a run (all scenarios)."""
+    """Merged statistics of a run (all scenarios).
+
+    Sums are [..., 2]: the sum over paths and the sum of squares; the ``d_*_sum`` sums
+    are of each path's value in a scenario less its own value in the base (zero for the
+    base). Counts ``d_*`` count the paths on which a scenario and the base disagree.
+    Monthly sketches are uint16 below 2**16 paths, int32 below 2**31, else int64.
+    """
 
     n_paths: int
-    us_sum: np.ndarray  # float64[S, P, T, 2]: sum, sum of squares of units behind
-    owed_sum: np.ndarray  # float64[S, P, M, T, 2]
+    us_sum: np.ndarray  # float64[S, P, T, 2]: units behind
+    slip_sum: np.ndarray  # float64[S, P, T, 2]: slip in months
+    share_sum: np.ndarray  # float64[S, P, T, 2]: share of the schedule missed
+    owed_sum: np.ndarray  # float64[S, P, M, T, 2]: tonnes owed
+    d_us_sum: np.ndarray
+    d_slip_sum: np.ndarray
+    d_share_sum: np.ndarray
+    d_owed_sum: np.ndarray
     behind: np.ndarray  # int64[S, P, T]: paths behind at least once by month t
-    exhausted: np.ndarray  # int64[S, M, T]
+    slip_ever: np.ndarray  # int64[S, P, K, T]: paths past slip threshold k by month t
+    exhausted: np.ndarray  # int64[S, M, T]: paths whose stocks have run out by month t
     regime: np.ndarray  # int64[S, R, T]
-    h_us: np.ndarray  # [S, P, T, B]: uint16 below 2**16 paths, int32 below 2**31, else int64
+    d_behind: np.ndarray
+    d_slip_ever: np.ndarray
+    d_exhausted: np.ndarray
+    d_regime: np.ndarray  # paths in regime r in exactly one of scenario and base
+    h_us: np.ndarray  # [S, P, T, B]
+    h_slip: np.ndarray  # [S, P, T, B]
     h_peak_us: np.ndarray  # int64[S, P, B]
+    h_peak_slip: np.ndarray  # int64[S, P, B]
     h_peak_owed: np.ndarray  # int64[S, P, M, B]
     elapsed_s: float = 0.0  # simulating, after the kernel was compiled or loaded
     compile_s: float = 0.0  # compiling the kernel (first run) or loading it from the cache
@@ -63,9 +82,12 @@ def estimate_memory_bytes(packed: Packed, threads: int, block_paths: int = DEFAU
 
     d = packed.dims
     S, P, M, T, R = d.S, d.P, d.M, d.T, d.R
-    sketch_cells = S * P * T + S * P + S * P * M
-    merged = 2 * sketch_cells * N_BUCKETS * 8 + (2 * S * P * T + 2 * S * P * M * T) * 8
-    dataset = (S * P * T * 8 + S * P * M * T * 4 + S * (M + R) * T * 2) * 8
+    K = len(packed.slip_thresholds)
+    sketch_cells = 2 * S * P * T + 2 * S * P + S * P * M
+    sums = 4 * S * T * packed.record_rows.total  # the records' sums and their differences
+    merged = 2 * sketch_cells * N_BUCKETS * 8 + sums * 8
+    # the dataset: every variable, its standard error and its paired difference
+    dataset = 4 * (S * P * T * (3 + 2 * K + 12) + S * P * M * T + S * (M + R) * T) * 8
     return nbytes(packed, threads, _block_size(block_paths)) + merged + dataset
 
 
@@ -85,6 +107,10 @@ def _block_size(block_paths: int) -> int:
     return min(MAX_BLOCK, max(CHUNK, -(-block_paths // CHUNK) * CHUNK))
 
 
+#: the threads' monthly sketches, kept in uint16 (Partials field names)
+MONTHLY_SKETCHES = ("h_us", "h_slip")
+
+
 class _Totals:
     """The merged statistics of the blocks run so far."""
 
@@ -92,57 +118,90 @@ class _Totals:
         d = packed.dims
         self.n_paths = n_paths
         self.rec_sum = np.zeros((2, d.S, d.T * packed.record_rows.total))
+        self.drec_sum = np.zeros_like(self.rec_sum)
         # the threads' uint16 monthly sketch counts go into totals only before they could
         # overflow, in the smallest integer that counts every path (int32 halves the
         # memory that merging walks); below 2**16 paths they are never emptied, and the
         # totals are the first thread's counts: no fresh memory, whose first touch (page
         # faults) can cost more than simulating a small run
-        self.h_us = None
+        self.monthly: dict[str, np.ndarray] = {}
         self.pending = 0  # paths in the threads' counts since they were last emptied
 
     def before_block(self, partials, n: int) -> None:
         if self.pending + n >= UINT16_PATHS:
-            self._add_counts(partials.h_us)
-            partials.h_us[:] = 0
+            for name in MONTHLY_SKETCHES:
+                self._add_counts(name, getattr(partials, name))
+                getattr(partials, name)[:] = 0
             self.pending = 0
 
     def after_block(self, partials, n: int) -> None:
         for ci in range(-(-n // CHUNK)):  # in path order: reproducible rounding
             self.rec_sum += partials.f_rec[ci]
+            self.drec_sum += partials.f_drec[ci]
         self.pending += n
 
-    def _add_counts(self, h_us) -> None:
-        if self.h_us is None:  # one pass over the counts, where zeroing and adding took two
-            self.h_us = np.sum(h_us, axis=0, dtype=np.int32 if self.n_paths < 2**31 else np.int64)
+    def _add_counts(self, name: str, counts) -> None:
+        if name not in self.monthly:  # one pass over the counts, where zeroing and adding took two
+            dtype = np.int32 if self.n_paths < 2**31 else np.int64
+            self.monthly[name] = np.sum(counts, axis=0, dtype=dtype)
             return
-        for lane in range(h_us.shape[0]):
-            self.h_us += h_us[lane]
+        for lane in range(counts.shape[0]):
+            self.monthly[name] += counts[lane]
+
+    def _monthly(self, name: str, partials) -> np.ndarray:
+        counts = getattr(partials, name)
+        if name not in self.monthly:  # fewer than UINT16_PATHS paths: uint16 counts them all
+            for lane in range(1, counts.shape[0]):
+                counts[0] += counts[lane]
+            return counts[0]
+        self._add_counts(name, counts)
+        return self.monthly[name]
 
     def stats(self, packed: Packed, partials) -> Stats:
-        d = packed.dims
-        S, P, M, T = d.S, d.P, d.M, d.T
-        if self.h_us is None:  # fewer than UINT16_PATHS paths: uint16 counts them all
-            h_us = partials.h_us
-            for lane in range(1, h_us.shape[0]):
-                h_us[0] += h_us[lane]
-            self.h_us = h_us[0]
-        else:
-            self._add_counts(partials.h_us)
-        rows = packed.record_rows
-        rec = self.rec_sum.reshape(2, S, T, rows.total)
-        units = rec[..., rows.units : rows.units + P]  # [2, S, T, P]
-        owed = rec[..., rows.owed : rows.owed + P * M].reshape(2, S, T, P, M)
+        def total(name, dtype=None):
+            return getattr(partials, name).sum(axis=0, dtype=dtype)
+
+        def by_month(name):
+            """A histogram of first months (index T: never) as "at least once by month
+            t" counts: its running sum over months."""
+            return np.cumsum(total(name), axis=-1)[..., :-1]
+
         return Stats(
             n_paths=self.n_paths,
-            us_sum=np.ascontiguousarray(units.transpose(1, 3, 2, 0)),
-            owed_sum=np.ascontiguousarray(owed.transpose(1, 3, 4, 2, 0)),
-            behind=partials.c_behind.sum(axis=0),
-            exhausted=partials.c_exh.sum(axis=0),
-            regime=partials.c_reg.sum(axis=0),
-            h_us=self.h_us,
-            h_peak_us=partials.h_peak_us.sum(axis=0, dtype=np.int64),
-            h_peak_owed=partials.h_peak_owed.sum(axis=0, dtype=np.int64),
+            **_record_sums(packed, self.rec_sum, ""),
+            **_record_sums(packed, self.drec_sum, "d_"),
+            behind=by_month("c_behind"),
+            slip_ever=by_month("c_slip"),
+            exhausted=by_month("c_exh"),
+            regime=total("c_reg"),
+            d_behind=by_month("d_behind"),
+            d_slip_ever=by_month("d_slip"),
+            d_exhausted=by_month("d_exh"),
+            d_regime=total("d_reg"),
+            h_us=self._monthly("h_us", partials),
+            h_slip=self._monthly("h_slip", partials),
+            h_peak_us=total("h_peak_us", np.int64),
+            h_peak_slip=total("h_peak_slip", np.int64),
+            h_peak_owed=total("h_peak_owed", np.int64),
         )
+
+
+def _record_sums(packed: Packed, rec_sum: np.ndarray, prefix: str) -> dict:
+    """The merged sums of the month records, as each kind's [S, P(, M), T, 2] array."""
+    d, rows = packed.dims, packed.record_rows
+    S, P, M, T = d.S, d.P, d.M, d.T
+    rec = rec_sum.reshape(2, S, T, rows.total)
+
+    def per_programme(first):
+        return np.ascontiguousarray(rec[..., first : first + P].transpose(1, 3, 2, 0))
+
+    owed = rec[..., rows.owed : rows.owed + P * M].reshape(2, S, T, P, M)
+    return {
+        f"{prefix}us_sum": per_programme(rows.units),
+        f"{prefix}slip_sum": per_programme(rows.slip),
+        f"{prefix}share_sum": per_programme(rows.share),
+        f"{prefix}owed_sum": np.ascontiguousarray(owed.transpose(1, 3, 4, 2, 0)),
+    }
 
 
 def simulate(
@@ -253,8 +312,9 @@ def _check_distinct(*args) -> None:
 def replay_path(config: Config, seed: int, path: int, packed: Packed | None = None) -> dict:
     """Trajectories of one path, computed alone: for checking and explaining a run.
 
-    Returns a dict of arrays: ``units_short`` [S, P, T], ``shortfall_t`` [S, P, M, T],
-    ``stock_exhausted`` [S, M, T], ``regime`` [S, T].
+    Returns a dict of arrays: ``units_short``, ``slip_months`` and ``share_missed``
+    [S, P, T], ``shortfall_t`` [S, P, M, T], ``stock_exhausted`` [S, M, T] (run out by
+    then), ``regime`` [S, T].
     """
     from .kernels.block import simulate_lane
     from .kernels.rng import seed_key
@@ -267,10 +327,15 @@ def replay_path(config: Config, seed: int, path: int, packed: Packed | None = No
     k0, k1 = seed_key(seed)
     simulate_lane(packed.params(), work, pads, traj, partials, k0, k1, path, 1, 1, 1, 0)
     log, flags = traj.log[0, ..., 0], traj.flags[0, ..., 0]  # [T, S, R], [T, S, M + 1]
-    units = log[:, :, rows.units : rows.units + P]
+
+    def per_programme(first):
+        return np.ascontiguousarray(log[:, :, first : first + P].transpose(1, 2, 0))
+
     owed = log[:, :, rows.owed : rows.owed + P * M].reshape(T, S, P, M)
     return dict(
-        units_short=np.ascontiguousarray(units.transpose(1, 2, 0)),
+        units_short=per_programme(rows.units),
+        slip_months=per_programme(rows.slip),
+        share_missed=per_programme(rows.share),
         shortfall_t=np.ascontiguousarray(owed.transpose(1, 2, 3, 0)),
         stock_exhausted=np.ascontiguousarray(flags[:, :, :M].transpose(1, 2, 0)) > 0,
         regime=np.ascontiguousarray(flags[:, :, M].T),

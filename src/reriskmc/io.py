@@ -44,7 +44,7 @@ def write_result(ds, path: str | Path) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
         os.close(fd)
         try:
-            ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+            ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_no_fill(ds))
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only
             os.replace(tmp, p)
         except BaseException:
@@ -53,7 +53,8 @@ def write_result(ds, path: str | Path) -> Path:
         return p
     tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".part", dir=parent))
     try:
-        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)  # v2: readable by every zarr
+        # v2: readable by every zarr
+        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, encoding=_no_fill(ds))
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it owner-only
         if p.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".old", dir=parent))
@@ -66,6 +67,11 @@ def write_result(ds, path: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return p
+
+
+def _no_fill(ds) -> dict:
+    """CF forbids a _FillValue on coordinate variables, which xarray writes on floats."""
+    return {name: {"_FillValue": None} for name in ds.coords}
 
 
 def _umask() -> int:

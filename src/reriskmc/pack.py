@@ -17,7 +17,7 @@ import numpy as np
 from .config import Config, Model, Param
 from .distributions import Dist, quantile_table
 from .kernels import layout as L
-from .kernels.sketch import TONNES_FLOOR, UNITS_FLOOR
+from .kernels.sketch import MONTHS_FLOOR, TONNES_FLOOR, UNITS_FLOOR
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Packed:
     struct : int64[S, I]
     cum_trans : float64[S, n_matrices, R, R]; cumulative transition rows (last entry 1)
     floors : layout.Floors
+    slip_thresholds : float64[K]; months (run.slip_thresholds)
     """
 
     dims: L.Dims
@@ -51,6 +52,7 @@ class Packed:
     struct: np.ndarray
     cum_trans: np.ndarray
     floors: L.Floors
+    slip_thresholds: np.ndarray
 
     def params(self) -> L.Params:
         """The kernel's argument: every array and offset, by name."""
@@ -61,6 +63,7 @@ class Packed:
             u=self.month_slots,
             r=self.record_rows,
             floors=self.floors,
+            slip_thresholds=self.slip_thresholds,
             th_fixed=self.th_fixed,
             th_code=self.th_code,
             th_args=self.th_args,
@@ -305,5 +308,6 @@ def pack(config: Config) -> Packed:
         tables=tables,
         struct=struct,
         cum_trans=np.ascontiguousarray(cum),
-        floors=L.Floors(UNITS_FLOOR, TONNES_FLOOR, config.behind_tolerance_units),
+        floors=L.Floors(UNITS_FLOOR, TONNES_FLOOR, MONTHS_FLOOR, config.behind_tolerance_units),
+        slip_thresholds=np.asarray(config.slip_thresholds, dtype=np.float64),
     )

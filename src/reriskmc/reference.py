@@ -40,19 +40,32 @@ Where ``docs/model.md`` leaves room, this model takes the most literal reading:
   Authorisation is checked in shortage months only; as its conditions only become
   true with time and a release only happens in a shortage month, this is the same as
   "from then on".
-- 3.7.4: a material with no buffer and no stockpile counts as exhausted from month 0,
-  whether or not anyone needs it.
+- 3.7.4: stocks run out in a month when, after the buffer and any authorised
+  stockpile release, more than ``EXHAUSTED_T`` (1e-9 t) of the gap is left; empty
+  stocks alone do not count. A shortage of at most 1e-9 t is still a buffer shortage
+  of 3.7.2 (it starts the release lag) without being stocks running out.
 - 3.8: material kits (``wip``) are not clipped at zero; rounding may leave them at
   -1e-16 or so.
 - 3.2: every month draws the event, concession and licence uniforms whether or not
   they are used (so the layout of the random numbers is fixed), and month 0 draws a
   regime uniform it does not use.
+- 3.9: ``rate_ref`` is the month's ``rate`` wherever that is > 0 and keeps its value
+  otherwise; ``slip_months`` and ``share_missed`` are 0 while ``rate_ref`` (equivalently
+  scheduled-to-date) is still 0. A slip passes a threshold when it exceeds it by more
+  than 1e-9 months, as the spec says: a slip that is a whole number of months in exact
+  arithmetic (nothing built at all) lands an ulp either side of it when the rate is not
+  a binary fraction.
+- 4: ``delta_X`` is ``X[s] - X[0]`` of the reported statistics (so it equals the
+  difference of the statistics exactly); its standard error uses the per-path
+  differences of the same month. For a probability the variance
+  ``mean(d^2) - mean(d)^2`` is computed from the counts of d = +1 and d = -1 and is
+  never negative. A mean's sample standard deviation uses ``ddof=1`` (0 for one path).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,8 +73,25 @@ from .config import Config, Model, Param
 from .distributions import Dist
 from .kernels.layout import IDLE, LIVE, PENDING, PRIORITIES, RELEASE_RULES
 
-#: stocks count as exhausted at or below this many tonnes (3.7.4)
+#: stocks have run out when a gap of more than this many tonnes remains after them (3.7.4)
 EXHAUSTED_T = 1e-9
+#: a slip passes a threshold only when it exceeds it by more than this (3.9)
+SLIP_TOLERANCE = 1e-9
+
+#: section 4's means, by the per-path value they average (``_Scenario.step``'s output)
+MEANS = {
+    "units_short_mean": "units_short",
+    "shortfall_t_mean": "shortfall_t",
+    "slip_months_mean": "slip_months",
+    "share_missed_mean": "share_missed",
+}
+#: section 4's probabilities, by the per-path indicator they average
+PROBABILITIES = {
+    "p_shortfall": "behind_ever",
+    "p_stock_exhausted": "exhausted_ever",
+    "p_regime": "in_regime",
+    "p_slip": "slip_ever",
+}
 
 _DX = PRIORITIES.index("DX")
 _DO = PRIORITIES.index("DO")
@@ -111,13 +141,36 @@ class ReferenceResult:
         Share of paths whose stocks of the material ran out at least once by month t.
     p_regime : ndarray, float64, (S, R, T)
         Share of paths in each regime during month t (after the events).
+    slip_thresholds : tuple of float
+        ``run.slip_thresholds``, months: the K alarms on schedule slip.
+    p_slip : ndarray, float64, (S, P, K, T)
+        Share of paths whose ``slip_months`` has exceeded threshold k at least once by
+        month t.
+    slip_months_mean, slip_months_se : ndarray, float64, (S, P, T)
+        Mean schedule slip (units behind / ``rate_ref``, months; 0 before the schedule
+        starts) at the end of month t, and its standard error.
+    share_missed_mean, share_missed_se : ndarray, float64, (S, P, T)
+        Mean share of the cumulative schedule not built (0 before the schedule starts),
+        and its standard error.
     peak_units_short : ndarray, float64, (S, n, P)
         Per path, the peak of ``units_short`` over the horizon.
+    peak_slip_months : ndarray, float64, (S, n, P)
+        Per path, the peak of ``slip_months`` over the horizon.
     peak_shortfall_t : ndarray, float64, (S, n, P, M)
         Per path, the peak of ``shortfall_t`` over the horizon.
     paths : dict of str to ndarray, or None
         With ``record=True``: per-path, per-month arrays (month last), see
         :func:`simulate_reference`.
+    deltas : dict of str to (ndarray, ndarray)
+        Paired differences scenario - base (section 4): ``deltas[X] = (delta, se)`` for
+        every mean and probability X in :data:`MEANS` and :data:`PROBABILITIES`
+        (``p_shortfall``, ``units_short_mean``, ``shortfall_t_mean``,
+        ``p_stock_exhausted``, ``p_regime``, ``p_slip``, ``slip_months_mean``,
+        ``share_missed_mean``), both shaped like X. ``delta = X - X[:1]``; ``se`` comes
+        from the per-path differences ``d_i = x_i[s] - x_i[0]``: ``sd(d) / sqrt(n)`` for
+        a mean, ``sqrt((mean(d^2) - mean(d)^2) / n)`` for a probability. Both are 0 for
+        the base. The same arrays read as attributes ``delta_X`` and ``delta_X_se``
+        (``result.delta_p_slip``, ``result.delta_p_slip_se``), the dataset's names.
     """
 
     scenarios: tuple[str, ...]
@@ -136,9 +189,28 @@ class ReferenceResult:
     shortfall_t_se: np.ndarray
     p_stock_exhausted: np.ndarray
     p_regime: np.ndarray
+    slip_thresholds: tuple[float, ...]
+    p_slip: np.ndarray
+    slip_months_mean: np.ndarray
+    slip_months_se: np.ndarray
+    share_missed_mean: np.ndarray
+    share_missed_se: np.ndarray
     peak_units_short: np.ndarray
+    peak_slip_months: np.ndarray
     peak_shortfall_t: np.ndarray
     paths: dict[str, np.ndarray] | None = None
+    deltas: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        """``delta_X`` and ``delta_X_se``: the entries of :attr:`deltas`."""
+        deltas = self.__dict__.get("deltas")  # absent while unpickling: no recursion
+        if deltas is not None and name.startswith("delta_"):
+            stat = name[len("delta_") :]
+            if stat in deltas:
+                return deltas[stat][0]
+            if stat.endswith("_se") and stat[: -len("_se")] in deltas:
+                return deltas[stat[: -len("_se")]][1]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _p_se(self, p: np.ndarray) -> np.ndarray:
         return np.sqrt(p * (1.0 - p) / self.n_paths)
@@ -157,6 +229,11 @@ class ReferenceResult:
     def p_regime_se(self) -> np.ndarray:
         """Standard error of :attr:`p_regime`."""
         return self._p_se(self.p_regime)
+
+    @property
+    def p_slip_se(self) -> np.ndarray:
+        """Standard error of :attr:`p_slip`."""
+        return self._p_se(self.p_slip)
 
 
 # --------------------------------------------------------------------------- parameter keys
@@ -320,9 +397,11 @@ class _Scenario:
         n: int,
         u_waiver: np.ndarray,
         u_qualified: np.ndarray,
+        slip_thresholds: tuple[float, ...] = (),
     ):
         self.model = model
         self.n = n
+        self.slip_thresholds = np.array(slip_thresholds, dtype=np.float64)  # (K,)
         self._policy_parameters(value)
         self._licence_parameters(value, u_waiver)
         self._supply_parameters(value, u_qualified)
@@ -491,19 +570,37 @@ class _Scenario:
         self.wip = np.zeros((n, P, M))
         self.behind_ever = np.zeros((n, P), dtype=bool)
         self.exhausted_ever = np.zeros((n, M), dtype=bool)
+        # 3.9: the latest positive scheduled rate; 0 stands for "none yet"
+        self.rate_ref = np.zeros((n, P))
+        self.slip_ever = np.zeros((n, P, len(self.slip_thresholds)), dtype=bool)
         self.peak_units_short = np.zeros((n, P))
+        self.peak_slip_months = np.zeros((n, P))
         self.peak_shortfall_t = np.zeros((n, P, M))
 
     # ------------------------------------------------------------------ one month
     def step(self, t: int, u: _MonthDraws, tolerance: float) -> dict[str, np.ndarray]:
-        """Advance every path by month t (section 3); return the month's path values."""
+        """Advance every path by month t (section 3); return the month's path values.
+
+        The values include the ever-flags of 3.9 (``behind_ever``, ``exhausted_ever``,
+        ``slip_ever``) and ``in_regime`` (n, R), the indicators of section 4's
+        probabilities; the flags are the scenario's state, valid until its next step.
+        """
         regime = self._policy(t, u)
         live, chinese = self._licences(t, u, regime)
         supply = self._supply(t, chinese)
         need = self._demand(t)
         allocated, exhausted = self._allocate(t, supply, need)
-        out = self._build(allocated, exhausted, tolerance)
-        out.update(need=need, allocated=allocated, supply=supply, regime=regime, licence_live=live)
+        built = self._build(allocated)
+        out = self._measures(exhausted, tolerance)
+        out.update(
+            need=need,
+            allocated=allocated,
+            built=built,
+            supply=supply,
+            regime=regime,
+            in_regime=regime[:, None] == np.arange(len(self.model.regimes)),
+            licence_live=live,
+        )
         return out
 
     def _policy(self, t: int, u: _MonthDraws) -> np.ndarray:
@@ -593,6 +690,7 @@ class _Scenario:
         scheduled_now = (self.prog_start <= t) & (t <= self.prog_end)  # (P,)
         rate_now = self.rate * scheduled_now
         self.scheduled = self.scheduled + rate_now
+        self.rate_ref = np.where(rate_now > 0.0, rate_now, self.rate_ref)  # (n, P), 3.9
         self.required += rate_now[:, :, None] * self.kgt
         self.want = np.maximum(0.0, np.minimum(self.scheduled - self.built_to_date, self.max_want))
         return np.maximum(0.0, self.want[:, :, None] * self.kgt - self.wip)  # (n, P, M)
@@ -643,11 +741,12 @@ class _Scenario:
             share = np.where(fits, 1.0, remaining / np.where(fits, 1.0, total))
             allocated[:, members, :] = request * share[:, None, :]
             remaining = np.where(fits, remaining - total, 0.0)
-        exhausted = self.buffer + self.stockpile <= EXHAUSTED_T
+        # 3.7.4 stocks ran out: a gap is left after the buffer and any release
+        exhausted = gap - from_stockpile > EXHAUSTED_T
         return allocated, exhausted
 
-    def _build(self, allocated: np.ndarray, exhausted: np.ndarray, tolerance: float) -> dict:
-        """3.8 builds and 3.9 the recorded values."""
+    def _build(self, allocated: np.ndarray) -> np.ndarray:
+        """3.8: the units each programme builds (n, P); kits and totals to date."""
         # 3.8 build (Leontief: the scarcest material kit limits the units)
         # units each material's kit allows; +inf for materials the programme does not use
         kits = (self.wip + allocated) / self.kgt_safe + self.unused_inf
@@ -657,20 +756,34 @@ class _Scenario:
         self.wip = self.wip + allocated - built[:, :, None] * self.kgt
         self.built_to_date = self.built_to_date + built
         self.allocated_to_date += allocated
+        return built
 
-        # 3.9 recorded values
+    def _measures(self, exhausted: np.ndarray, tolerance: float) -> dict:
+        """3.9: the recorded values of the month and the flags and peaks so far."""
         units_short = np.maximum(0.0, self.scheduled - self.built_to_date)
         self.behind_ever |= units_short > tolerance
+        # slip in months of output at the latest scheduled rate; 0 before the schedule
+        # starts (rate_ref and scheduled-to-date are then 0, and so is units_short)
+        has_ref = self.rate_ref > 0.0
+        slip_months = np.where(has_ref, units_short / np.where(has_ref, self.rate_ref, 1.0), 0.0)
+        started = self.scheduled > 0.0
+        share_missed = np.where(started, units_short / np.where(started, self.scheduled, 1.0), 0.0)
+        self.slip_ever |= slip_months[:, :, None] > self.slip_thresholds + SLIP_TOLERANCE
         shortfall_t = np.maximum(0.0, self.required - self.allocated_to_date)
         self.exhausted_ever |= exhausted
         np.maximum(self.peak_units_short, units_short, out=self.peak_units_short)
+        np.maximum(self.peak_slip_months, slip_months, out=self.peak_slip_months)
         np.maximum(self.peak_shortfall_t, shortfall_t, out=self.peak_shortfall_t)
         return {
             "units_short": units_short,
+            "slip_months": slip_months,
+            "share_missed": share_missed,
             "shortfall_t": shortfall_t,
-            "built": built,
             "buffer": self.buffer,
             "stockpile": self.stockpile,
+            "behind_ever": self.behind_ever,
+            "exhausted_ever": self.exhausted_ever,
+            "slip_ever": self.slip_ever,
         }
 
 
@@ -709,8 +822,11 @@ def _scenarios(config: Config, param_keys: str, rng, n: int, K: int) -> list[_Sc
     draws = _ParamDraws(config, param_keys, lambda k: rng.random((k, n)))
     u_waiver = rng.random(n)
     u_qualified = rng.random((K, n))
+    thresholds = tuple(config.slip_thresholds)
     return [
-        _Scenario(sc.model, (lambda f, s=s: draws.value(s, f)), n, u_waiver, u_qualified)
+        _Scenario(
+            sc.model, (lambda f, s=s: draws.value(s, f)), n, u_waiver, u_qualified, thresholds
+        )
         for s, sc in enumerate(config.scenarios)
     ]
 
@@ -719,6 +835,8 @@ def _recording(S, n, P, M, C, T) -> dict[str, np.ndarray]:
     """Per-path, per-month arrays for ``record=True`` (month last)."""
     shapes = {
         "units_short": (P,),
+        "slip_months": (P,),
+        "share_missed": (P,),
         "shortfall_t": (P, M),
         "need": (P, M),
         "allocated": (P, M),
@@ -735,17 +853,69 @@ def _recording(S, n, P, M, C, T) -> dict[str, np.ndarray]:
     }
 
 
-def _record_month(stats: dict, s: int, t: int, sc: _Scenario, out: dict, R: int) -> None:
+def _se_name(mean: str) -> str:
+    """The standard error's name of a mean: ``units_short_mean`` -> ``units_short_se``."""
+    return mean.removesuffix("_mean") + "_se"
+
+
+def _statistics(S: int, P: int, M: int, R: int, K: int, T: int) -> dict[str, np.ndarray]:
+    """Zeroed section-4 statistics, (S, ..., T): every mean with its standard error,
+    every probability, and the paired standard error ``delta_X_se`` of each."""
+    shapes = dict(units_short_mean=(P,), shortfall_t_mean=(P, M), slip_months_mean=(P,),
+                  share_missed_mean=(P,), p_shortfall=(P,), p_stock_exhausted=(M,),
+                  p_regime=(R,), p_slip=(P, K))  # fmt: skip
+    assert set(shapes) == set(MEANS) | set(PROBABILITIES)
+    stats = {}
+    for name, shape in shapes.items():
+        stats[name] = np.zeros((S, *shape, T))
+        if name in MEANS:
+            stats[_se_name(name)] = np.zeros((S, *shape, T))
+        stats[f"delta_{name}_se"] = np.zeros((S, *shape, T))
+    return stats
+
+
+def _mean_se(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over paths (axis 0) and its standard error, sample sd / sqrt(n) (0 for one
+    path); two passes like ``np.std``, with einsum (twice as fast on this layout)."""
+    n = x.shape[0]
+    flat = x.reshape(n, -1)
+    mean = np.einsum("ni->i", flat) / n
+    dev = flat - mean
+    var = np.einsum("ni,ni->i", dev, dev) / max(n - 1, 1)
+    return mean.reshape(x.shape[1:]), (np.sqrt(var) / np.sqrt(n)).reshape(x.shape[1:])
+
+
+def _record_month(stats: dict, s: int, t: int, out: dict, n: int) -> None:
     """Scenario s's statistics of month t, over paths."""
-    n = sc.n
-    ddof = 1 if n > 1 else 0  # the sample sd; a single path has no spread to report
-    stats["p_shortfall"][s, :, t] = sc.behind_ever.mean(axis=0)
-    stats["units_short_mean"][s, :, t] = out["units_short"].mean(axis=0)
-    stats["units_short_se"][s, :, t] = out["units_short"].std(axis=0, ddof=ddof) / np.sqrt(n)
-    stats["shortfall_t_mean"][s, :, :, t] = out["shortfall_t"].mean(axis=0)
-    stats["shortfall_t_se"][s, :, :, t] = out["shortfall_t"].std(axis=0, ddof=ddof) / np.sqrt(n)
-    stats["p_stock_exhausted"][s, :, t] = sc.exhausted_ever.mean(axis=0)
-    stats["p_regime"][s, :, t] = np.bincount(out["regime"], minlength=R) / n
+    for name, key in MEANS.items():
+        stats[name][s, ..., t], stats[_se_name(name)][s, ..., t] = _mean_se(out[key])
+    for name, key in PROBABILITIES.items():
+        stats[name][s, ..., t] = np.count_nonzero(out[key], axis=0) / n
+
+
+def _record_deltas(stats: dict, t: int, outs: list[dict], n: int) -> None:
+    """Section 4's paired standard errors of month t, from the per-path differences
+    ``d_i = x_i[s] - x_i[0]`` (the base's stay 0)."""
+    base = outs[0]
+    for s in range(1, len(outs)):
+        out = outs[s]
+        for name, key in MEANS.items():
+            stats[f"delta_{name}_se"][s, ..., t] = _mean_se(out[key] - base[key])[1]
+        for name, key in PROBABILITIES.items():
+            x, x0 = out[key], base[key]
+            up = np.count_nonzero(x & ~x0, axis=0)  # d_i = 1
+            down = np.count_nonzero(x0 & ~x, axis=0)  # d_i = -1
+            var = (up + down) / n - ((up - down) / n) ** 2  # mean(d^2) - mean(d)^2
+            stats[f"delta_{name}_se"][s, ..., t] = np.sqrt(np.maximum(0.0, var) / n)
+
+
+def _deltas(stats: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``delta_X = X[s] - X[0]`` with its paired standard error, for every X (the
+    standard errors are moved out of ``stats``)."""
+    return {
+        name: (stats[name] - stats[name][:1], stats.pop(f"delta_{name}_se"))
+        for name in (*MEANS, *PROBABILITIES)
+    }
 
 
 def simulate_reference(
@@ -767,11 +937,12 @@ def simulate_reference(
         (config, n_paths, seed, param_keys).
     record : bool, optional
         Also return per-path, per-month arrays in ``result.paths`` (month last):
-        ``units_short`` (S, n, P, T), ``shortfall_t`` (S, n, P, M, T), ``need`` and
-        ``allocated`` (S, n, P, M, T) in tonnes, ``built`` (S, n, P, T) units built in
-        the month, ``buffer`` and ``stockpile`` (S, n, M, T) at the end of the month,
-        ``supply`` (S, n, M, T) of 3.5, ``regime`` (S, n, T) int64 and
-        ``licence_live`` (S, n, M, C, T) bool (live after 3.4, i.e. delivering).
+        ``units_short``, ``slip_months`` and ``share_missed`` (S, n, P, T) of 3.9,
+        ``shortfall_t`` (S, n, P, M, T), ``need`` and ``allocated`` (S, n, P, M, T) in
+        tonnes, ``built`` (S, n, P, T) units built in the month, ``buffer`` and
+        ``stockpile`` (S, n, M, T) at the end of the month, ``supply`` (S, n, M, T) of
+        3.5, ``regime`` (S, n, T) int64 and ``licence_live`` (S, n, M, C, T) bool (live
+        after 3.4, i.e. delivering).
         Memory grows with n_paths * n_months; use it on small runs only.
     param_keys : {"config", "field"}, optional
         Which parameters share a uniform: see the module docstring.
@@ -793,19 +964,18 @@ def simulate_reference(
 
     scenarios = _scenarios(config, param_keys, rng, n, K)
 
-    shapes = dict(p_shortfall=(P,), units_short_mean=(P,), units_short_se=(P,),
-                  shortfall_t_mean=(P, M), shortfall_t_se=(P, M), p_stock_exhausted=(M,),
-                  p_regime=(R,))  # fmt: skip
-    out_stats = {k: np.zeros((S, *shape, T)) for k, shape in shapes.items()}
+    stats = _statistics(S, P, M, R, len(config.slip_thresholds), T)
     paths = _recording(S, n, P, M, C, T) if record else None
     for t in range(T):
         u = _MonthDraws.draw(rng, n, E, M, C)
-        for s, sc in enumerate(scenarios):
-            out = sc.step(t, u, tol)
-            _record_month(out_stats, s, t, sc, out, R)
+        outs = [sc.step(t, u, tol) for sc in scenarios]
+        for s, out in enumerate(outs):
+            _record_month(stats, s, t, out, n)
             if record:
                 for k, arr in paths.items():
                     arr[s, ..., t] = out[k]
+        _record_deltas(stats, t, outs, n)
+    deltas = _deltas(stats)
 
     return ReferenceResult(
         scenarios=config.scenario_names,
@@ -817,8 +987,11 @@ def simulate_reference(
         n_months=T,
         months=base.months,
         behind_tolerance_units=tol,
-        **out_stats,
+        slip_thresholds=tuple(config.slip_thresholds),
+        **stats,
         peak_units_short=np.stack([sc.peak_units_short for sc in scenarios]),
+        peak_slip_months=np.stack([sc.peak_slip_months for sc in scenarios]),
         peak_shortfall_t=np.stack([sc.peak_shortfall_t for sc in scenarios]),
         paths=paths,
+        deltas=deltas,
     )

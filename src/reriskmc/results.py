@@ -27,6 +27,22 @@ def _p_se(count: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return p, np.sqrt(p * (1.0 - p) / n)
 
 
+def _delta_mean(sums: np.ndarray, d_sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A mean's paired difference from the base (scenario axis first) and its standard
+    error from the per-path differences' sums ``d_sums`` (zero for the base)."""
+    mean = sums[..., 0] / n
+    delta = mean - mean[:1]
+    return delta, _mean_se(d_sums, n)[1]
+
+
+def _delta_p(count: np.ndarray, differ: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A probability's paired difference from the base and its standard error: the
+    per-path difference is -1, 0 or 1, nonzero on the ``differ`` paths."""
+    delta = (count - count[:1]) / n
+    var = np.maximum(differ / n - delta * delta, 0.0)
+    return delta, np.sqrt(var / n)
+
+
 def build_dataset(config: Config, stats: Stats, seed: int):
     """The result Dataset of DESIGN.md §2.
 
@@ -53,6 +69,7 @@ def build_dataset(config: Config, stats: Stats, seed: int):
     ds = xr.Dataset(data_vars, coords=_coords(config))
     ds["month"].attrs["long_name"] = "month (first day)"
     ds["quantile"].attrs.update(long_name="probability level of the quantile", units="1")
+    ds["slip_threshold"].attrs.update(long_name="schedule slip threshold", units="months")
     ds.attrs = _attrs(config, stats.n_paths, seed)
     problems = check(ds)
     if problems:  # a bug, not a user error: the writer must honour its own contract
@@ -65,17 +82,28 @@ def _values(config: Config, stats: Stats) -> dict[str, np.ndarray]:
     from .kernels import sketch
 
     n, qs = stats.n_paths, list(config.quantiles)
-    units, tonnes = sketch.UNITS_FLOOR, sketch.TONNES_FLOOR
+    units, months, tonnes = sketch.UNITS_FLOOR, sketch.MONTHS_FLOOR, sketch.TONNES_FLOOR
+    alpha = config.cvar_alpha
     values = {}
-    values["p_shortfall"], values["p_shortfall_se"] = _p_se(stats.behind, n)
-    values["units_short_mean"], values["units_short_mean_se"] = _mean_se(stats.us_sum, n)
+    means = {"units_short_mean": "us", "slip_months_mean": "slip", "share_missed_mean": "share",
+             "shortfall_t_mean": "owed"}  # fmt: skip
+    for name, key in means.items():
+        sums, d_sums = getattr(stats, f"{key}_sum"), getattr(stats, f"d_{key}_sum")
+        values[name], values[f"{name}_se"] = _mean_se(sums, n)
+        values[f"delta_{name}"], values[f"delta_{name}_se"] = _delta_mean(sums, d_sums, n)
+    probabilities = {"p_shortfall": "behind", "p_slip": "slip_ever",
+                     "p_stock_exhausted": "exhausted", "p_regime": "regime"}  # fmt: skip
+    for name, key in probabilities.items():
+        count, differ = getattr(stats, key), getattr(stats, f"d_{key}")
+        values[name], values[f"{name}_se"] = _p_se(count, n)
+        values[f"delta_{name}"], values[f"delta_{name}_se"] = _delta_p(count, differ, n)
     values["units_short_quantile"] = sketch.quantiles(stats.h_us, qs, units)
-    values["units_short_cvar"] = sketch.cvar(stats.h_peak_us, config.cvar_alpha, units)
+    values["units_short_cvar"] = sketch.cvar(stats.h_peak_us, alpha, units)
     values["units_short_peak_quantile"] = sketch.quantiles(stats.h_peak_us, qs, units)
-    values["shortfall_t_mean"], values["shortfall_t_mean_se"] = _mean_se(stats.owed_sum, n)
+    values["slip_months_quantile"] = sketch.quantiles(stats.h_slip, qs, months)
+    values["slip_months_cvar"] = sketch.cvar(stats.h_peak_slip, alpha, months)
+    values["slip_months_peak_quantile"] = sketch.quantiles(stats.h_peak_slip, qs, months)
     values["shortfall_t_quantile"] = sketch.quantiles(stats.h_peak_owed, qs, tonnes)
-    values["p_stock_exhausted"], values["p_stock_exhausted_se"] = _p_se(stats.exhausted, n)
-    values["p_regime"], values["p_regime_se"] = _p_se(stats.regime, n)
     return values
 
 
@@ -92,6 +120,7 @@ def _coords(config: Config) -> dict:
         "regime": names("regime", base.regimes),
         "month": ("month", base.months.astype("datetime64[D]").astype("datetime64[ns]")),
         "quantile": ("quantile", np.asarray(config.quantiles, dtype=np.float64)),
+        "slip_threshold": ("slip_threshold", np.asarray(config.slip_thresholds, dtype=np.float64)),
         "scenario_description": names("scenario", (s.description for s in config.scenarios)),
         "programme_long_name": names("programme", (p.long_name for p in base.programmes)),
         "programme_priority": names("programme", (PRIORITIES[p.priority] for p in base.programmes)),
@@ -123,6 +152,7 @@ def _attrs(config: Config, n: int, seed: int) -> dict:
         "quantile_relative_error": sketch.RELATIVE_ERROR,
         "quantile_floor_units": sketch.UNITS_FLOOR,
         "quantile_floor_t": sketch.TONNES_FLOOR,
+        "quantile_floor_months": sketch.MONTHS_FLOOR,
         "chunk_paths": np.int64(CHUNK),
         "Conventions": "CF-1.10",
         "history": f"{now:%Y-%m-%dT%H:%M:%SZ} reriskmc run {config.path} --paths {n} --seed {seed}",

@@ -1,67 +1,127 @@
-"""The headline table printed by ``run`` and ``summarize``: from a result Dataset."""
+"""The headline table printed by ``run`` and ``summarize``: from a result Dataset, in an
+analyst's words (slip in months of output, comparable across programmes)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def _month_label(ds, i: int) -> str:
+def _month(ds, i: int) -> str:
     return str(np.datetime_as_string(ds["month"].values[i], unit="M"))
 
 
-def _units(x: float) -> str:
-    """Units behind schedule: whole numbers with thousands separators, or 3 figures."""
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+def _names(ds, dim: str) -> list[str]:
+    return [str(x) for x in ds[dim].values]
+
+
+def _threshold(ds) -> tuple[int, float]:
+    """The slip threshold the headline uses: the middle one of run.slip_thresholds."""
+    k = len(ds["slip_threshold"]) // 2
+    return k, float(ds["slip_threshold"].values[k])
+
+
+def _table(title: str, rows: list[str], scenarios: list[str], cells, fmt, extra=None) -> list[str]:
+    """A table of ``cells[row][scenario]`` under a title; ``extra``: (header, values)."""
+    label_w = max(12, *(len(r) for r in rows))
+    widths = [max(8, len(s)) for s in scenarios]
+    head = f"{'':<{label_w}} " + " ".join(f"{s:>{w}}" for s, w in zip(scenarios, widths))
+    if extra is not None:
+        head += f"  {extra[0]}"
+    lines = [title, head, "-" * len(head)]
+    for i, r in enumerate(rows):
+        line = f"{r:<{label_w}} " + " ".join(
+            f"{fmt(cells[i][j]):>{w}}" for j, w in enumerate(widths)
+        )
+        if extra is not None:
+            line += f"  {extra[1][i]:>{len(extra[0])}}"
+        lines.append(line)
+    return lines
+
+
+def _even_chance(ds, k: int) -> list[str]:
+    """Per programme, the month the base case's chance of a slip of more than the
+    threshold first reaches 50%."""
+    p = ds["p_slip"].isel(scenario=0, slip_threshold=k).values  # (programme, month)
+    out = []
+    for row in p:
+        hit = np.nonzero(row >= 0.5)[0]
+        out.append(_month(ds, int(hit[0])) if hit.size else "not by the end")
+    return out
 
 
 def headline_table(ds) -> str:
-    """Per programme and scenario: P(behind schedule by the end of the horizon), the
-    month the base scenario's risk first reaches 50%, and the CVaR of peak units behind."""
-    scen = [str(s) for s in ds["scenario"].values]
-    progs = [str(p) for p in ds["programme"].values]
-    end = _month_label(ds, -1)
-    p_end = ds["p_shortfall"].isel(month=-1).values  # (scenario, programme)
-    se_end = ds["p_shortfall_se"].isel(month=-1).values
-    cvar = ds["units_short_cvar"].values
+    """Per programme and scenario: the chance of a slip beyond the middle threshold by
+    the end of the horizon, the month the base case's chance passes 50%, the tail of
+    the peak slip in months; per material, the chance that stocks fail to cover a need;
+    the scenarios' descriptions, and where a scenario raises a programme's risk."""
+    scen = _names(ds, "scenario")
+    progs = _names(ds, "programme")
+    mats = _names(ds, "material")
+    end = _month(ds, -1)
+    k, thr = _threshold(ds)
+    p_slip = ds["p_slip"].isel(slip_threshold=k, month=-1).values  # (scenario, programme)
+    se = ds["p_slip_se"].isel(slip_threshold=k, month=-1).values
     alpha = float(ds.attrs.get("cvar_alpha", 0.95))
-    widths = [max(8, len(s)) for s in scen]
-    pw = max(9, *(len(p) for p in progs))
     lines = [
-        f"P(programme falls behind schedule by {end}), % of {int(ds.attrs['n_paths']):,} paths "
-        f"(largest standard error {100 * se_end.max():.2f} points)"
-    ]
-    head = (
-        f"{'programme':<{pw}} "
-        + " ".join(f"{s:>{w}}" for s, w in zip(scen, widths))
-        + "  base 50% by"
-    )
-    lines += [head, "-" * len(head)]
-    p_base = ds["p_shortfall"].sel(scenario=scen[0]).values
-    for j, p in enumerate(progs):
-        hit = np.nonzero(p_base[j] >= 0.5)[0]
-        when = _month_label(ds, int(hit[0])) if hit.size else "never"
-        lines.append(
-            f"{p:<{pw}} "
-            + " ".join(f"{100 * p_end[i, j]:>{w}.1f}" for i, w in enumerate(widths))
-            + f"  {when:>11}"
-        )
-    lines += [
+        f"{ds.attrs.get('title', '')}: {int(ds.attrs['n_paths']):,} paths, seed "
+        f"{int(ds.attrs['seed'])}, {_month(ds, 0)} to {end}",
         "",
-        f"CVaR{round(100 * alpha)} of peak units behind schedule (mean of the worst "
-        f"{100 * (1 - alpha):.0f}% of paths)",
     ]
-    lines += [head.rsplit("  ", 1)[0], "-" * len(head.rsplit("  ", 1)[0])]
-    for j, p in enumerate(progs):
-        lines.append(
-            f"{p:<{pw}} " + " ".join(f"{_units(cvar[i, j]):>{w}}" for i, w in enumerate(widths))
-        )
-    pe = ds["p_stock_exhausted"].isel(month=-1).values
-    lines += ["", f"P(stocks run out by {end}), %"]
-    mats = [str(m) for m in ds["material"].values]
-    mw = pw
-    lines.append(f"{'material':<{mw}} " + " ".join(f"{s:>{w}}" for s, w in zip(scen, widths)))
-    for k, m in enumerate(mats):
-        lines.append(
-            f"{m:<{mw}} " + " ".join(f"{100 * pe[i, k]:>{w}.1f}" for i, w in enumerate(widths))
-        )
+    lines += _table(
+        f"Chance of a schedule slip of more than {thr:g} months of output by {end}, % of "
+        f"paths (largest standard error {100 * se.max():.2f} points)",
+        progs, scen, (100 * p_slip).T, lambda x: f"{x:.1f}",
+        extra=("base: 50% chance by", _even_chance(ds, k)),
+    )  # fmt: skip
+    cvar = ds["slip_months_cvar"].values  # (scenario, programme)
+    lines += [""] + _table(
+        f"Average peak slip of the worst {100 * (1 - alpha):.0f}% of paths, months of output",
+        progs, scen, cvar.T, lambda x: f"{x:.1f}",
+    )  # fmt: skip
+    exh = ds["p_stock_exhausted"].isel(month=-1).values
+    lines += [""] + _table(
+        f"Chance that stocks fail to cover a need by {end}, % of paths",
+        mats, scen, (100 * exh).T, lambda x: f"{x:.1f}",
+    )  # fmt: skip
+    lines += ["", "Scenarios:"] + _descriptions(ds)
+    raised = _raised_risks(ds, k, thr, end)
+    if raised:
+        lines += ["", "Where a scenario raises a programme's risk:"] + raised
     return "\n".join(lines)
+
+
+def _descriptions(ds) -> list[str]:
+    if "scenario_description" not in ds.coords:
+        return [f"  {s}" for s in _names(ds, "scenario")]
+    desc = [str(x) for x in ds["scenario_description"].values]
+    return [f"  {s}: {d}" for s, d in zip(_names(ds, "scenario"), desc)]
+
+
+def _raised_risks(ds, k: int, thr: float, end: str) -> list[str]:
+    """A paragraph for each scenario that lowers some programmes' risk and raises
+    another's, beyond their paired Monte Carlo errors, naming the shared material: a
+    scenario that relieves one material lets the programmes that need it build more,
+    and they then draw more of the materials they share with others."""
+    import textwrap
+
+    d = ds["delta_p_slip"].isel(slip_threshold=k, month=-1).values  # (scenario, programme)
+    d_se = ds["delta_p_slip_se"].isel(slip_threshold=k, month=-1).values
+    d_owed = ds["delta_shortfall_t_mean"].isel(month=-1).values  # (scenario, prog, material)
+    uses = (ds["shortfall_t_mean"].max(dim=("scenario", "month")) > 0).values  # (prog, mat)
+    scen, progs, mats = _names(ds, "scenario"), _names(ds, "programme"), _names(ds, "material")
+    lines = []
+    for s in range(1, len(scen)):
+        clear = np.abs(d[s]) > np.maximum(3 * d_se[s], 0.005)
+        up, down = clear & (d[s] > 0), clear & (d[s] < 0)
+        for p in np.flatnonzero(up) if down.any() else ():
+            m = int(np.argmax(np.where(uses[p], d_owed[s, p], -np.inf)))
+            builders = [progs[q] for q in np.flatnonzero(down & uses[:, m])]
+            text = (f"{scen[s]} raises {progs[p]}'s chance of a slip of more than {thr:g} "
+                    f"months by {100 * d[s, p]:.1f} points (paired standard error "
+                    f"{100 * d_se[s, p]:.1f}).")  # fmt: skip
+            if d_owed[s, p, m] > 0 and builders:
+                text += (f" It is owed {d_owed[s, p, m]:.3g} t more {mats[m]} by {end}: the "
+                         f"scenario lets {', '.join(builders)} build more, and they draw on "
+                         f"the {mats[m]} that {progs[p]} shares with them.")  # fmt: skip
+            lines += textwrap.wrap(text, 96, initial_indent="  ", subsequent_indent="    ")
+    return lines

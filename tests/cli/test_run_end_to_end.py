@@ -37,7 +37,7 @@ def test_run__writes_a_result_that_honours_the_contract(base_result):
     out, proc = base_result
     assert out.exists()
     assert f"wrote {out}" in proc.stdout
-    assert "P(programme falls behind schedule" in proc.stdout
+    assert "Chance of a schedule slip of more than 3 months of output" in proc.stdout
     with xr.open_dataset(out) as ds:  # plain xarray, as another analysis would
         assert check(ds) == []
         assert {v.name for v in all_variables()} <= set(ds.data_vars)

@@ -188,11 +188,29 @@ def test_replayed_paths__add_up_to_the_run_statistics(config, packed, n):
     np.testing.assert_allclose(
         stats_.owed_sum[..., 0] / n, owed.mean(axis=0), rtol=1e-9, atol=1e-12
     )
+    slip = np.stack([p["slip_months"] for p in paths])  # (n, S, P, T)
+    share = np.stack([p["share_missed"] for p in paths])
+    for name, x in (("slip_sum", slip), ("share_sum", share)):
+        np.testing.assert_allclose(getattr(stats_, name)[..., 0] / n, x.mean(axis=0), rtol=1e-9,
+                                   atol=1e-12, err_msg=name)  # fmt: skip
+    # paired differences: each path against itself in the base
+    for name, x in (("d_us_sum", us), ("d_slip_sum", slip), ("d_owed_sum", owed)):
+        d = x - x[:, :1]
+        np.testing.assert_allclose(getattr(stats_, name)[..., 0], d.sum(axis=0), rtol=1e-9,
+                                   atol=1e-9, err_msg=name)  # fmt: skip
+        np.testing.assert_allclose(getattr(stats_, name)[..., 1], (d**2).sum(axis=0), rtol=1e-9,
+                                   atol=1e-9, err_msg=name)  # fmt: skip
     # counts: exactly
     tol = config.behind_tolerance_units
-    behind = np.maximum.accumulate(us > tol, axis=-1).sum(axis=0)
-    assert np.array_equal(stats_.behind, behind)
+    ever = np.maximum.accumulate(us > tol, axis=-1)  # (n, S, P, T)
+    assert np.array_equal(stats_.behind, ever.sum(axis=0))
+    assert np.array_equal(stats_.d_behind, (ever != ever[:, :1]).sum(axis=0))
+    thresholds = np.asarray(config.slip_thresholds)[:, None] + 1e-9  # (K, 1)
+    past = np.maximum.accumulate(slip[:, :, :, None, :] > thresholds, axis=-1)
+    assert np.array_equal(stats_.slip_ever, past.sum(axis=0))
+    assert np.array_equal(stats_.d_slip_ever, (past != past[:, :1]).sum(axis=0))
     assert np.array_equal(stats_.exhausted, exh.sum(axis=0))
+    assert np.array_equal(stats_.d_exhausted, (exh != exh[:, :1]).sum(axis=0))
     R = len(config.base.regimes)
     regime_counts = np.stack([(reg == r).sum(axis=0) for r in range(R)], axis=1)  # (S, R, T)
     assert np.array_equal(stats_.regime, regime_counts)

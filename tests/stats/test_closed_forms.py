@@ -329,9 +329,10 @@ def test_c2__stochastically_rounded_lag_renewal(tmp_path, zscores):
 
 
 # =========================================================================== d
-# Stocks with no supply. Buffer B (plus stockpile), demand d = 2 t/month: stocks are
-# exhausted in month ceil(B/d) - 1 and the programme falls behind in the first month the
-# stock cannot cover, floor(B/d) (B/d not whole) or B/d (whole). Deterministic.
+# Stocks with no supply. Buffer B (plus stockpile), demand d = 2 t/month: the programme
+# falls behind in the first month the stock cannot cover, floor(B/d) (B/d not whole) or
+# B/d (whole), and that is the month the stocks run out (they fail to cover a need,
+# 3.7.4), also where a stockpile is left but may not yet be released. Deterministic.
 CASE_D = """
 [channels.military]
 
@@ -402,14 +403,13 @@ def test_d__stock_depletion_at_a_known_rate(tmp_path, zscores):
     # (total stock, month exhausted, month behind, units short per month)
     expect = {}
     for name, total in (("a", 7.5), ("b", 8.0), ("c", 8.0)):
-        exhausted = math.ceil(total / d) - 1
         behind = math.floor(total / d) if total % d else int(total / d)
-        expect[name] = (exhausted, behind, np.maximum(0.0, t + 1 - total / d))
+        expect[name] = (behind, behind, np.maximum(0.0, t + 1 - total / d))
     # e: the buffer covers month 0; months 1-2 are short (release authorised from
-    # first shortage + 2 = month 3); the stockpile covers months 3-7 and runs out
-    expect["e"] = (7, 1, np.array([0, 1, 2, 2, 2, 2, 2, 2, 3, 4, 5, 6], float))
+    # first shortage + 2 = month 3); the stockpile covers months 3-7
+    expect["e"] = (1, 1, np.array([0, 1, 2, 2, 2, 2, 2, 2, 3, 4, 5, 6], float))
     # f: the same with a release lag of 0.5 (real-valued): authorised from month 2
-    expect["f"] = (6, 1, np.array([0, 1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6], float))
+    expect["f"] = (1, 1, np.array([0, 1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6], float))
     for i, name in enumerate(("a", "b", "c", "e", "f")):
         exhausted, behind, us = expect[name]
         zscores.add(
@@ -1172,3 +1172,124 @@ def test_g4__spread_across_seeds_matches_the_reported_standard_errors(tmp_path, 
             seed=9000,
         )
         assert lo < chi2 < hi, (name, chi2, lo, hi)
+
+
+# =========================================================================== s
+# Schedule slip (3.9). A programme scheduled 30 units a year (2.5 a month) in months
+# 2..9 of 14, with no supply at all: units short = 2.5 (months scheduled so far), slip
+# in months = months scheduled so far (t - 1 in the window, 8 after it: units short over
+# the last scheduled rate), share missed = 1 once scheduled; the slip passes 1, 2.5 and
+# 6 months in months 3, 4 and 8. Deterministic: every path alike.
+CASE_SLIP = """
+[channels.military]
+
+[materials.m]
+
+[programmes.x]
+units_per_year = 30.0
+start = "2025-03"
+end = "2025-10"
+kg_per_unit = {m = 1.0}
+"""
+
+
+def test_s1__slip_on_a_deterministic_schedule(tmp_path, zscores):
+    T, n, seed = 14, 100, 601
+    head = HEAD.replace("quantiles", "slip_thresholds = [1.0, 2.5, 6.0]\nquantiles")
+    _, ds = run_case(tmp_path, "s1", CASE_SLIP, months=T, n=n, seed=seed, head=head)
+    t = np.arange(T)
+    scheduled_months = np.clip(t - 1, 0, 8)  # months 2..9 scheduled
+    slip = scheduled_months.astype(float)
+    zscores.add_series("s1: slip in months (deterministic)", slip,
+                       ds.slip_months_mean.values[0, 0], 0.0, n_paths=n, seed=seed,
+                       show_at=(1, 2, 9, 13))  # fmt: skip
+    assert_exact(ds.slip_months_mean.values[0, 0], slip, "slip")
+    assert_exact(ds.units_short_mean.values[0, 0], 2.5 * slip, "units short")
+    assert_exact(ds.share_missed_mean.values[0, 0], (t >= 2).astype(float), "share missed")
+    first = {1.0: 3, 2.5: 4, 6.0: 8}  # a slip of exactly k months is not more than k
+    for k, thr in enumerate(ds.slip_threshold.values):
+        assert_exact(ds.p_slip.values[0, 0, k], (t >= first[thr]).astype(float), f"p_slip {thr}")
+    assert_exact(ds.slip_months_mean_se.values[0, 0], 0.0, "no spread")
+    q = ds.slip_months_quantile.values[0, 0, -1]  # every quantile of the last month: 8
+    np.testing.assert_allclose(q, 8.0, rtol=QUANTILE_REL)
+    np.testing.assert_allclose(ds.slip_months_cvar.values[0, 0], 8.0, rtol=QUANTILE_REL)
+
+
+# Paired differences (section 4). The only supply of the only material comes from a
+# plant qualified with probability 0.3 in the base and 0.7 in a scenario; there is no
+# stock, and the programme is scheduled from month 0. The scenario draws the same
+# uniform (common random numbers), so a path qualified in the base is qualified in the
+# scenario: the paths behind are 1 - q, the per-path difference is -1 on a share
+# 0.7 - 0.3 = 0.4 of them and 0 elsewhere, so delta = -0.4 with standard error
+# sqrt(0.4 * 0.6 / n), where two independent runs would give sqrt(2 * 0.21 / n).
+CASE_PAIRED = """
+[channels.military]
+
+[materials.m]
+
+[sources.plant]
+material = "m"
+capacity_t_per_year = 120.0
+start = "2024-01"
+p_qualified = 0.3
+
+[programmes.x]
+units_per_year = 12.0
+kg_per_unit = {m = 1000.0}
+
+[scenarios.better]
+sources.plant.p_qualified = 0.7
+"""
+
+
+def test_s2__paired_difference_and_its_standard_error(tmp_path, zscores):
+    T, n, seed = 6, 20_000, 602
+    _, ds = run_case(tmp_path, "s2", CASE_PAIRED, months=T, n=n, seed=seed)
+    se_exact = math.sqrt(0.4 * 0.6 / n)
+    for name in ("p_shortfall", "p_stock_exhausted", "p_slip"):
+        pick = {"slip_threshold": 1.0, "month": ds.month[-1]} if name == "p_slip" else {}
+        d = ds[f"delta_{name}"].sel(scenario="better", **pick).values.reshape(-1)
+        d_se = ds[f"delta_{name}_se"].sel(scenario="better", **pick).values.reshape(-1)
+        z = zscores.add(f"s2: delta {name}, q 0.3 -> 0.7", -0.4, d[-1], se_exact,
+                        n_paths=n, seed=seed)  # fmt: skip
+        assert abs(z) < Z_MAX
+        np.testing.assert_allclose(d_se, se_exact, rtol=0.03, err_msg=name)
+        independent = np.sqrt(2 * 0.21 / n)
+        assert (d_se < 0.8 * independent).all()
+        base = ds[f"delta_{name}"].sel(scenario="base").values
+        assert (base == 0).all() and (ds[f"delta_{name}_se"].sel(scenario="base").values == 0).all()
+    # the paired difference of a mean is the difference of the means
+    us = ds.units_short_mean.values
+    assert_exact(ds.delta_units_short_mean.values, us - us[:1], "delta of a mean")
+
+
+# Stocks run out when they fail to cover a need (3.7.4): a material nobody needs, with
+# no stock, never runs out; nor does one whose licence covers the need exactly; one
+# whose only stock is a stockpile that may never be released runs out in month 0.
+CASE_STOCKS = """
+[channels.military]
+p_approve = 0.0
+live_at_start_months = 1000.0
+
+[materials.idle]
+[materials.covered]
+[materials.covered.licence.military]
+flow_t = 1.0
+[materials.locked]
+[materials.locked.stockpile]
+stockpile_t = 100.0
+release = "never"
+
+[programmes.x]
+units_per_year = 12.0
+kg_per_unit = {covered = 1000.0, locked = 1.0}
+"""
+
+
+def test_s3__stocks_run_out_only_when_they_fail_to_cover_a_need(tmp_path, zscores):
+    T, n, seed = 4, 100, 603
+    _, ds = run_case(tmp_path, "s3", CASE_STOCKS, months=T, n=n, seed=seed)
+    p = ds.p_stock_exhausted.sel(scenario="base")
+    assert_exact(p.sel(material="idle").values, 0.0, "nobody needs it")
+    assert_exact(p.sel(material="covered").values, 0.0, "the licence covers the need")
+    assert_exact(p.sel(material="locked").values, 1.0, "a stockpile never released")

@@ -47,7 +47,8 @@ def _within(p_hat: np.ndarray, p: np.ndarray, n: int, k: float = 4.0) -> None:
 def test_reference__behind_in_the_month_the_stock_runs_out(tmp_path):
     # no supply; 10 t of contractor inventory; 1 unit/month at 2 t/unit: the buffer
     # covers months 0-4 exactly, is empty at the end of month 4 and the programme
-    # is behind from month 5 on, one more unit each month
+    # is behind from month 5 on, one more unit each month; the stocks run out (fail to
+    # cover a need, 3.7.4) in month 5, not in month 4 when they are merely empty
     cfg = _load(
         tmp_path,
         """
@@ -63,7 +64,7 @@ a = 2000.0
     res = simulate_reference(cfg, 5, seed=1, record=True)
     t = np.arange(12)
     np.testing.assert_array_equal(res.p_shortfall[0, 0], (t >= 5).astype(float))
-    np.testing.assert_array_equal(res.p_stock_exhausted[0, 0], (t >= 4).astype(float))
+    np.testing.assert_array_equal(res.p_stock_exhausted[0, 0], (t >= 5).astype(float))
     np.testing.assert_allclose(res.units_short_mean[0, 0], np.maximum(0, t - 4))
     np.testing.assert_allclose(res.units_short_se[0, 0], 0.0)
     np.testing.assert_allclose(res.shortfall_t_mean[0, 0, 0], 2.0 * np.maximum(0, t - 4))
@@ -123,7 +124,9 @@ kg_per_unit = {c = 1000.0}
     np.testing.assert_allclose(stock[2], 10.0 - 0.5 * np.maximum(0, t - 2))
     alloc = res.paths["allocated"][0, 0]  # (P, M, T)
     np.testing.assert_allclose(alloc[0, 0], np.where(t < 2, 1.0, np.where(t >= 4, 0.5, 0.0)))
-    np.testing.assert_allclose(res.p_stock_exhausted[0], 0.0)
+    # the stocks fail to cover the need from month 2 (buffer empty, release not yet
+    # authorised), and a release of 0.5 t/month still leaves half the need uncovered
+    np.testing.assert_array_equal(res.p_stock_exhausted[0], np.tile(t >= 2, (3, 1)) * 1.0)
 
 
 def test_reference__buffer_never_filled_past_its_cap(tmp_path):
@@ -176,8 +179,9 @@ kg_per_unit = {{a = 1000.0}}
     res = simulate_reference(cfg, n, seed=20250610)
     t = np.arange(24)
     _within(res.p_shortfall[0, 0], 1.0 - (1.0 - q) ** (t + 1), n)
-    # no stocks at all: exhausted from month 0
-    np.testing.assert_array_equal(res.p_stock_exhausted[0, 0], 1.0)
+    # no stocks at all: they run out in the first month the licence fails to cover the
+    # need, which is the month the programme falls behind, on every path
+    np.testing.assert_array_equal(res.p_stock_exhausted[0, 0], res.p_shortfall[0, 0])
 
 
 def test_reference__lag_rounded_stochastically(tmp_path):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from .._jit import jit, jit_noalias
 from .paths import fill_fixed, month_regime, simulate_month, start_group
-from .reduce import count_units, fold_month, fold_peaks, start_peaks
-from .scratch import GROUP, Trajectories, work_of
+from .reduce import count_units, fold_group, fold_month, start_peaks
+from .scratch import GROUP, Partials, Trajectories, work_of
 
 
 def run_lanes(pool, fn, n_lanes, *args):
@@ -55,14 +55,12 @@ def simulate_lane(pk, work, pads, traj, partials, k0, k1, path0, n_paths, chunk,
     w = work_of(work, pads, lane)
     fill_fixed(pk, w)
     tr = traj_of(traj, lane)
+    acc = lane_partials(partials, lane)  # sliced once: a view costs an atomic refcount update
     batch = tr.codes.shape[3]
-    # this lane's accumulators, sliced once (a view costs an atomic refcount update)
-    c_behind, c_exh, c_reg = partials.c_behind[lane], partials.c_exh[lane], partials.c_reg[lane]
-    h_us, h_peak_us = partials.h_us[lane], partials.h_peak_us[lane]
-    h_peak_owed = partials.h_peak_owed[lane]
     for ci in range(lane, n_chunks, n_lanes):
-        f_rec = partials.f_rec[ci]
+        f_rec, f_drec = partials.f_rec[ci], partials.f_drec[ci]
         f_rec[:] = 0.0
+        f_drec[:] = 0.0
         end = min(n_paths, (ci + 1) * chunk)
         for b0 in range(ci * chunk, end, batch):
             n = min(batch, end - b0)
@@ -71,19 +69,33 @@ def simulate_lane(pk, work, pads, traj, partials, k0, k1, path0, n_paths, chunk,
                 start_group(pk, w, k0, k1, path0 + b0 + g0, ng)
                 start_peaks(tr, ng)
                 for t in range(pk.dims.T):
-                    simulate_month(pk, w, k0, k1, path0 + b0 + g0, ng, t, tr.rec, c_exh)
-                    fold_month(pk, w, tr, f_rec, c_behind, c_reg, g0, ng, t)
+                    simulate_month(pk, w, k0, k1, path0 + b0 + g0, ng, t, tr.rec)
+                    fold_month(pk, w, tr, acc, f_rec, f_drec, g0, ng, t)
                     if tr.log.shape[0] > 0:
                         log_month(pk, w, tr, ng, t)
-                fold_peaks(pk, tr, h_peak_us, h_peak_owed, ng)
-            count_units(tr.codes, n, h_us)
+                fold_group(pk, w, tr, acc, ng)
+            count_units(tr.codes, n, acc.h_us)
+            count_units(tr.slip_codes, n, acc.h_slip)
+
+
+@jit(inline="always")
+def lane_partials(partials, lane):
+    """``partials`` with every count and sketch reduced to thread ``lane``'s row (the
+    float sums keep their chunk axis)."""
+    p = partials
+    return Partials(p.f_rec, p.f_drec, p.c_behind[lane], p.c_slip[lane], p.c_exh[lane],
+                    p.c_reg[lane], p.d_behind[lane], p.d_slip[lane], p.d_exh[lane],
+                    p.d_reg[lane], p.h_us[lane], p.h_slip[lane], p.h_peak_us[lane],
+                    p.h_peak_slip[lane], p.h_peak_owed[lane])  # fmt: skip
 
 
 @jit(inline="always")
 def traj_of(traj, lane):
     """One lane's ``scratch.Trajectories``."""
-    return Trajectories(traj.codes[lane], traj.rec[lane], traj.peak_us[lane],
-                        traj.peak_owed[lane], traj.log[lane], traj.flags[lane])  # fmt: skip
+    return Trajectories(traj.codes[lane], traj.slip_codes[lane], traj.rec[lane],
+                        traj.peak_us[lane], traj.peak_slip[lane], traj.peak_owed[lane],
+                        traj.first_behind[lane], traj.first_slip[lane], traj.log[lane],
+                        traj.flags[lane])  # fmt: skip
 
 
 @jit(inline="always")
@@ -97,6 +109,6 @@ def log_month(pk, w, tr, n, t):
                 tr.log[t, s, r, g] = tr.rec[s, r, g]
         for m in range(M):
             for g in range(n):
-                tr.flags[t, s, m, g] = w.exh_ever[s, m, g]
+                tr.flags[t, s, m, g] = w.first_out[s, m, g] >= 0
         for g in range(n):
             tr.flags[t, s, M, g] = month_regime(pk, w, s, g)

@@ -105,22 +105,26 @@ IntOffsets = namedtuple("IntOffsets", [name for name, _ in INT_BLOCKS])
 Dims = namedtuple("Dims", ["R", "C", "M", "K", "P", "E", "T", "S", "n_matrices", "n_path_slots"])
 #: where each kind of draw sits among a month's uniforms (see :func:`month_slots`)
 MonthSlots = namedtuple("MonthSlots", ["regime", "events", "concession", "licences", "total"])
-#: the numbers below which the statistics count a value as zero or a programme as on
-#: schedule (kernels/sketch.py)
-Floors = namedtuple("Floors", ["units", "tonnes", "behind_units"])
-#: a scenario's month record: the rows where each kind of value starts (units behind per
-#: programme, tonnes owed per programme and material), and the rows in all, a multiple of
-#: 8 so that the record folds into the sums in whole tiles (kernels/reduce.add_sums)
-RecordRows = namedtuple("RecordRows", ["units", "owed", "total"])
+#: the numbers below which the statistics count a value as zero (units behind, tonnes
+#: owed, months of slip: kernels/sketch.py) or a programme as on schedule
+Floors = namedtuple("Floors", ["units", "tonnes", "months", "behind_units"])
+#: a slip counts as more than a threshold only beyond this many months more: a slip of
+#: exactly k months, computed with rounding, must not count as more than k
+SLIP_TOLERANCE = 1e-9
+#: a scenario's month record: the rows where each kind of value starts (per programme:
+#: units behind, slip in months, share of the schedule missed; per programme and
+#: material: tonnes owed), and the rows in all, a multiple of 8 so that the record folds
+#: into the sums in whole tiles (kernels/reduce.add_sums)
+RecordRows = namedtuple("RecordRows", ["units", "slip", "share", "owed", "total"])
 
-#: everything the kernel reads (``pack.Packed.params()`` makes it):
-#: th_fixed float64[S, n_theta] point values (0 where drawn); th_code int64[S, n_theta]
-#: distribution codes; th_args float64[S, n_theta, 3] transform arguments; th_table
-#: int64[S, n_theta] row of ``tables`` (-1: none); th_slot int64[S, n_theta] the path's
-#: uniform of a drawn position (-1: none); th_same int64[S, n_theta] the first scenario
-#: drawing a position the same way (-1: none); tables float64[n_tables, TABLE_NODES];
-#: struct int64[S, n_struct]; cum_trans float64[S, n_matrices, R, R] cumulative
-#: transition rows
+#: everything the kernel reads (``pack.Packed.params()`` makes it): dims, f, i, u, r and
+#: floors as above; slip_thresholds float64[K] months; th_fixed float64[S, n_theta] point
+#: values (0 where drawn); th_code int64[S, n_theta] distribution codes; th_args
+#: float64[S, n_theta, 3] transform arguments; th_table int64[S, n_theta] row of
+#: ``tables`` (-1: none); th_slot int64[S, n_theta] the path's uniform of a drawn
+#: position (-1: none); th_same int64[S, n_theta] the first scenario drawing a position
+#: the same way (-1: none); tables float64[n_tables, TABLE_NODES]; struct
+#: int64[S, n_struct]; cum_trans float64[S, n_matrices, R, R] cumulative transition rows
 Params = namedtuple(
     "Params",
     [
@@ -130,6 +134,7 @@ Params = namedtuple(
         "u",
         "r",
         "floors",
+        "slip_thresholds",
         "th_fixed",
         "th_code",
         "th_args",
@@ -166,8 +171,9 @@ def month_slots(n_events: int, n_materials: int, n_channels: int) -> MonthSlots:
 
 def record_rows(n_programmes: int, n_materials: int) -> RecordRows:
     """The rows of a scenario's month record (see :data:`RecordRows`)."""
-    used = n_programmes + n_programmes * n_materials
-    return RecordRows(0, n_programmes, -(-used // 8) * 8)
+    P = n_programmes
+    used = 3 * P + P * n_materials
+    return RecordRows(0, P, 2 * P, 3 * P, -(-used // 8) * 8)
 
 
 def block_size(shape: str, dims: dict) -> int:

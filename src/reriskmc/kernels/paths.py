@@ -26,7 +26,8 @@ from .._jit import jit
 from .layout import FIXED, IDLE, LIVE, PENDING, RELEASE_FROM_DATE, RELEASE_ON_SHORTFALL, STREAM_PATH
 from .rng import fill_uniforms, transform
 
-EXHAUSTED_T = 1e-9  # stocks at or below this many tonnes count as run out
+#: stocks have run out when a need of more than this many tonnes is left uncovered
+EXHAUSTED_T = 1e-9
 
 
 @jit(inline="always")
@@ -255,6 +256,7 @@ def store_parameters(pk, w, s, g):
         rate = theta[s, f.units_per_year + p, g] / 12.0
         per_p[s, 0, p, g] = rate
         per_p[s, 1, p, g] = rate * (1.0 + theta[s, f.catch_up + p, g])
+        per_p[s, 2, p, g] = 1.0 / rate if rate > 0.0 else 0.0
         for m in range(M):
             j = p * M + m
             kg = theta[s, f.kg + j, g] / 1000.0
@@ -288,11 +290,12 @@ def _start_stocks_and_schedule(pk, w, s, n):
             stocks[s, 0, m, g] = per_m[s, 0, m, g]
             stocks[s, 1, m, g] = per_m[s, 1, m, g]
             w.first_short[s, m, g] = -1
-            w.exh_ever[s, m, g] = False
+            w.first_out[s, m, g] = -1
     for p in range(pk.dims.P):
         for g in range(n):
             prog[s, 0, p, g] = 0.0
             prog[s, 1, p, g] = 0.0
+            w.inv_ref[s, p, g] = 0.0
     for j in range(pk.dims.P * pk.dims.M):
         for g in range(n):
             pm[s, 0, j, g] = 0.0
@@ -336,6 +339,9 @@ def _demand(pk, w, s, n, t):
         if struct[s, pk.i.prog_start + p] <= t <= struct[s, pk.i.prog_end + p]:
             for g in range(n):
                 prog[s, 0, p, g] += per_p[s, 0, p, g]
+                # the rate slip is measured in: this month's, if it schedules any
+                inv = per_p[s, 2, p, g]
+                w.inv_ref[s, p, g] = inv if inv > 0.0 else w.inv_ref[s, p, g]
             for m in range(M):
                 if _no_kg(pk, s, p * M + m):
                     continue
@@ -350,30 +356,30 @@ def _demand(pk, w, s, n, t):
                 continue  # unused: nothing wanted, so nothing owed or allocated
             for g in range(n):
                 d = max(0.0, prog[s, 2, p, g] * per_pm[s, 0, j, g] - pm[s, 0, j, g])
-                pm[s, 3, j, g] = d
+                w.month_pm[0, j, g] = d
                 demand[0, m, g] += d
             if is_dx:
                 for g in range(n):
-                    demand[1, m, g] += pm[s, 3, j, g]
+                    demand[1, m, g] += w.month_pm[0, j, g]
 
 
 @jit(inline="always")
-def _allocate(pk, w, s, n, t, out_exh):
+def _allocate(pk, w, s, n, t):
     """3.7: stocks cover what supply does not, the stockpile releases when its rule
     allows, and DPAS shares the available amount (DX first, pro rata within a class).
-    Writes the DX and DO shares to ``w.demand[2:4]``; adds the paths whose stocks have
-    run out to ``out_exh[s, m, t]``."""
+    Writes the DX and DO shares to ``w.demand[2:4]``, and the first month stocks have
+    run out to ``w.first_out``."""
     stocks, per_m, demand = w.stocks, w.per_m, w.demand
-    first_short, exh_ever = w.first_short, w.exh_ever
+    first_short, first_out = w.first_short, w.first_out
     for m in range(pk.dims.M):
         rule = pk.struct[s, pk.i.release_rule + m]
         release_month = pk.struct[s, pk.i.release_month + m]
-        exhausted = 0
         for g in range(n):
             need = demand[0, m, g]
             avail = stocks[s, 2, m, g]
             buffer = stocks[s, 0, m, g]
             stockpile = stocks[s, 1, m, g]
+            uncovered = 0.0
             if avail >= need:
                 cap = per_m[s, 2, m, g]
                 if buffer < cap:
@@ -398,6 +404,8 @@ def _allocate(pk, w, s, n, t, out_exh):
                         draw = min(stockpile, per_m[s, 4, m, g], gap)
                         stockpile -= draw
                         avail += draw
+                        gap -= draw
+                uncovered = gap
             stocks[s, 0, m, g] = buffer
             stocks[s, 1, m, g] = stockpile
             # DPAS: DX first, then DO; pro rata within a class
@@ -412,19 +420,18 @@ def _allocate(pk, w, s, n, t, out_exh):
                 share_do = 0.0
             demand[2, m, g] = share_dx
             demand[3, m, g] = share_do
-            if buffer + stockpile <= EXHAUSTED_T:
-                exh_ever[s, m, g] = True
-            exhausted += exh_ever[s, m, g]
-        out_exh[s, m, t] += exhausted
+            if uncovered > EXHAUSTED_T and first_out[s, m, g] < 0:
+                first_out[s, m, g] = t  # 3.7.4: stocks failed to cover a need
 
 
 @jit(inline="always")
 def _build_and_record(pk, w, s, n, rec):
-    """3.8 Leontief builds and 3.9 the month's record ``rec[s]``: units behind and
-    tonnes owed (rows ``pk.r.units`` and ``pk.r.owed``)."""
+    """3.8 Leontief builds and 3.9 the month's record ``rec[s]`` (rows ``pk.r``): units
+    behind, slip in months and share of the schedule missed per programme, tonnes owed
+    per programme and material."""
     per_pm, pm, prog, demand, built = w.per_pm, w.pm, w.prog, w.demand, w.built
     M = pk.dims.M
-    r_units, r_owed = pk.r.units, pk.r.owed
+    r_units, r_slip, r_share, r_owed = pk.r.units, pk.r.slip, pk.r.share, pk.r.owed
     for p in range(pk.dims.P):
         share = 2 if pk.struct[s, pk.i.priority + p] == 0 else 3
         for g in range(n):
@@ -434,8 +441,8 @@ def _build_and_record(pk, w, s, n, rec):
             if _no_kg(pk, s, j):
                 continue
             for g in range(n):
-                a = pm[s, 3, j, g] * demand[share, m, g]
-                pm[s, 4, j, g] = a
+                a = w.month_pm[0, j, g] * demand[share, m, g]
+                w.month_pm[1, j, g] = a
                 if per_pm[s, 0, j, g] > 0.0:
                     built[g] = min(built[g], (pm[s, 0, j, g] + a) * per_pm[s, 1, j, g])
         for g in range(n):
@@ -447,12 +454,16 @@ def _build_and_record(pk, w, s, n, rec):
                     rec[s, r_owed + j, g] = 0.0
                 continue
             for g in range(n):
-                a = pm[s, 4, j, g]
+                a = w.month_pm[1, j, g]
                 pm[s, 0, j, g] = max(0.0, pm[s, 0, j, g] + a - built[g] * per_pm[s, 0, j, g])
                 pm[s, 2, j, g] += a
                 rec[s, r_owed + j, g] = max(0.0, pm[s, 1, j, g] - pm[s, 2, j, g])
         for g in range(n):
-            rec[s, r_units + p, g] = max(0.0, prog[s, 0, p, g] - prog[s, 1, p, g])
+            scheduled = prog[s, 0, p, g]
+            short = max(0.0, scheduled - prog[s, 1, p, g])
+            rec[s, r_units + p, g] = short
+            rec[s, r_slip + p, g] = short * w.inv_ref[s, p, g]  # 0 before any schedule
+            rec[s, r_share + p, g] = short / scheduled if scheduled > 0.0 else 0.0
 
 
 @jit(inline="always")
@@ -471,12 +482,12 @@ def start_group(pk, w, k0, k1, path0, n):
 
 
 @jit(inline="always")
-def simulate_month(pk, w, k0, k1, path0, n, t, rec, out_exh):
+def simulate_month(pk, w, k0, k1, path0, n, t, rec):
     """Month ``t`` of every scenario for the group's first ``n`` paths: the month's
     uniforms are drawn once for the group and used by every scenario (common random
     numbers). Writes each scenario's month record ``rec[s, row, g]`` (float64[S, R, G]:
-    units behind, tonnes owed) and adds to ``out_exh[s, m, t]`` the paths whose stocks
-    have run out.
+    see ``layout.RecordRows``) and the first month each material's stocks run out
+    (``w.first_out``).
 
     A scenario that shares the China stage with an earlier one (its *twin*, found by
     ``pack``: the same inputs, so on the same random numbers the same result) reads the
@@ -489,7 +500,7 @@ def simulate_month(pk, w, k0, k1, path0, n, t, rec, out_exh):
     for s in range(pk.dims.S):
         month_supply(pk, w, s, t, n)
         _demand(pk, w, s, n, t)
-        _allocate(pk, w, s, n, t, out_exh)
+        _allocate(pk, w, s, n, t)
         _build_and_record(pk, w, s, n, rec)
 
 

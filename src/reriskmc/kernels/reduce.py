@@ -15,6 +15,7 @@ month's offset, and the units behind into the monthly sketch codes, the peaks an
 from __future__ import annotations
 
 from .._jit import jit
+from .layout import SLIP_TOLERANCE
 from .paths import month_regime
 from .simd import add_tile8, add_tile8_diff
 from .sketch import bucket
@@ -74,62 +75,125 @@ def add_diff_sums(sums, s, f0, values, v, b, E, n):
 
 @jit(inline="always")
 def start_peaks(traj, n):
-    """No peak yet: the group's paths start at zero units behind and zero tonnes owed."""
-    peak_us, peak_owed = traj.peak_us, traj.peak_owed
-    for s in range(peak_us.shape[0]):
-        for p in range(peak_us.shape[1]):
+    """No peak yet and no first month yet: the group's paths start at zero units behind,
+    zero slip and zero tonnes owed."""
+    for s in range(traj.peak_us.shape[0]):
+        for p in range(traj.peak_us.shape[1]):
             for g in range(n):
-                peak_us[s, p, g] = 0.0
-        for j in range(peak_owed.shape[1]):
+                traj.peak_us[s, p, g] = 0.0
+                traj.peak_slip[s, p, g] = 0.0
+                traj.first_behind[s, p, g] = -1
+            for k in range(traj.first_slip.shape[2]):
+                for g in range(n):
+                    traj.first_slip[s, p, k, g] = -1
+        for j in range(traj.peak_owed.shape[1]):
             for g in range(n):
-                peak_owed[s, j, g] = 0.0
+                traj.peak_owed[s, j, g] = 0.0
 
 
 @jit(inline="always")
-def fold_month(pk, w, traj, f_rec, c_behind, c_reg, col, n, t):
-    """Fold month ``t`` of every scenario of the group's first ``n`` paths: its record
-    ``traj.rec`` into the chunk's sums ``f_rec`` (float64[2, S, T * R], the month at
-    ``t * R``), the units behind into the sketch codes (columns ``col ..`` of
-    ``traj.codes``), the peaks and ``c_behind`` int64[S, P, T] (paths behind at least
-    once by month t), and the month's regimes into ``c_reg`` int64[S, R, T]."""
-    rec, codes, peak_us, peak_owed = traj.rec, traj.codes, traj.peak_us, traj.peak_owed
-    R = pk.r.total
-    P, PM = pk.dims.P, pk.dims.P * pk.dims.M
-    r_units, r_owed = pk.r.units, pk.r.owed
-    inv_floor = 1.0 / pk.floors.units
-    tol = pk.floors.behind_units
+def fold_month(pk, w, traj, acc, f_rec, f_drec, col, n, t):
+    """Fold month ``t`` of every scenario of the group's first ``n`` paths into the
+    partial statistics: the record ``traj.rec`` into the chunk's sums ``f_rec``
+    (float64[2, S, T * R], the month at ``t * R``) and, for every scenario but the base,
+    its paired differences from the base into ``f_drec``; the units behind and the slip
+    into the sketch codes (columns ``col ..``), the peaks and the first months behind
+    and past each slip threshold; the month's regimes (``acc``: this thread's counts,
+    ``scratch.Partials`` without the lane axis)."""
+    rec, R = traj.rec, pk.r.total
     for s in range(pk.dims.S):
         add_sums(f_rec, s, t * R, rec, s, R, n)
-        for p in range(P):
-            behind = 0
+        if s > 0:
+            add_diff_sums(f_drec, s, t * R, rec, s, 0, R, n)
+        _fold_units(pk, traj, s, col, n, t)
+        _fold_slip(pk, traj, s, col, n, t)
+        for j in range(pk.dims.P * pk.dims.M):
             for g in range(n):
-                v = rec[s, r_units + p, g]
-                codes[s, p, t, col + g] = bucket(v, inv_floor)
-                peak_us[s, p, g] = max(peak_us[s, p, g], v)  # the path's peak so far
-                behind += peak_us[s, p, g] > tol  # behind at least once by month t
-            c_behind[s, p, t] += behind
-        for j in range(PM):
-            for g in range(n):
-                peak_owed[s, j, g] = max(peak_owed[s, j, g], rec[s, r_owed + j, g])
+                v = rec[s, pk.r.owed + j, g]
+                traj.peak_owed[s, j, g] = max(traj.peak_owed[s, j, g], v)
         for g in range(n):
-            c_reg[s, month_regime(pk, w, s, g), t] += 1
+            r = month_regime(pk, w, s, g)
+            r0 = month_regime(pk, w, 0, g)
+            acc.c_reg[s, r, t] += 1
+            if r != r0:
+                acc.d_reg[s, r, t] += 1
+                acc.d_reg[s, r0, t] += 1
 
 
 @jit(inline="always")
-def fold_peaks(pk, traj, h_peak_us, h_peak_owed, n):
-    """Each path's peaks over the horizon into the peak sketches h_peak_us int32[S, P, B]
-    and h_peak_owed int32[S, P, M, B]."""
+def _fold_units(pk, traj, s, col, n, t):
+    """Units behind: sketch codes, peaks, and the first month behind."""
+    inv_floor = 1.0 / pk.floors.units
+    tol = pk.floors.behind_units
+    for p in range(pk.dims.P):
+        for g in range(n):
+            v = traj.rec[s, pk.r.units + p, g]
+            traj.codes[s, p, t, col + g] = bucket(v, inv_floor)
+            peak = max(traj.peak_us[s, p, g], v)  # the path's peak so far
+            traj.peak_us[s, p, g] = peak
+            first = traj.first_behind[s, p, g]
+            traj.first_behind[s, p, g] = t if (first < 0) & (peak > tol) else first
+
+
+@jit(inline="always")
+def _fold_slip(pk, traj, s, col, n, t):
+    """Slip in months: sketch codes, peaks, and the first month past each threshold."""
+    inv_floor = 1.0 / pk.floors.months
+    thresholds = pk.slip_thresholds
+    for p in range(pk.dims.P):
+        for g in range(n):
+            v = traj.rec[s, pk.r.slip + p, g]
+            traj.slip_codes[s, p, t, col + g] = bucket(v, inv_floor)
+            traj.peak_slip[s, p, g] = max(traj.peak_slip[s, p, g], v)
+        for k in range(thresholds.shape[0]):
+            limit = thresholds[k] + SLIP_TOLERANCE
+            for g in range(n):
+                first = traj.first_slip[s, p, k, g]
+                past = traj.peak_slip[s, p, g] > limit
+                traj.first_slip[s, p, k, g] = t if (first < 0) & past else first
+
+
+@jit(inline="always")
+def _first_month(counts, differ, i, first, first0, T):
+    """One path's first month ``first`` (-1: never, counted at T) into the histogram
+    ``counts[i]``, and, against the base's ``first0``, the months its "at least once
+    by then" starts and stops differing from the base's into ``differ[i]``."""
+    f = first if first >= 0 else T
+    f0 = first0 if first0 >= 0 else T
+    counts[i + (f,)] += 1
+    if f != f0:
+        differ[i + (min(f, f0),)] += 1
+        differ[i + (max(f, f0),)] -= 1
+
+
+@jit(inline="always")
+def fold_group(pk, w, traj, acc, n):
+    """At the end of the horizon: each path's peaks into the peak sketches
+    (``acc.h_peak_us``, ``h_peak_slip``: int32[S, P, B]; ``h_peak_owed``: int32[S, P, M,
+    B]) and its first months (behind, past each slip threshold, stocks run out) into the
+    histograms ``acc.c_*`` and ``acc.d_*``."""
     inv_floor_units = 1.0 / pk.floors.units
+    inv_floor_months = 1.0 / pk.floors.months
     inv_floor_t = 1.0 / pk.floors.tonnes
-    M = pk.dims.M
+    M, T = pk.dims.M, pk.dims.T
     for s in range(pk.dims.S):
         for p in range(pk.dims.P):
             for g in range(n):
-                h_peak_us[s, p, bucket(traj.peak_us[s, p, g], inv_floor_units)] += 1
+                acc.h_peak_us[s, p, bucket(traj.peak_us[s, p, g], inv_floor_units)] += 1
+                acc.h_peak_slip[s, p, bucket(traj.peak_slip[s, p, g], inv_floor_months)] += 1
+                _first_month(acc.c_behind, acc.d_behind, (s, p), traj.first_behind[s, p, g],
+                             traj.first_behind[0, p, g], T)  # fmt: skip
+                for k in range(traj.first_slip.shape[2]):
+                    _first_month(acc.c_slip, acc.d_slip, (s, p, k), traj.first_slip[s, p, k, g],
+                                 traj.first_slip[0, p, k, g], T)  # fmt: skip
             for m in range(M):
                 for g in range(n):
                     b = bucket(traj.peak_owed[s, p * M + m, g], inv_floor_t)
-                    h_peak_owed[s, p, m, b] += 1
+                    acc.h_peak_owed[s, p, m, b] += 1
+        for m in range(M):
+            for g in range(n):
+                _first_month(acc.c_exh, acc.d_exh, (s, m), w.first_out[s, m, g],
+                             w.first_out[0, m, g], T)  # fmt: skip
 
 
 @jit(inline="always")

@@ -54,35 +54,53 @@ Work = namedtuple("Work", [
     "src_first",     # float64[S, K, G]: its first month of output
     "src_inv_ramp",  # float64[S, K, G]: 1 / its ramp in months (-1: none)
     "per_pm",        # float64[S, 3, P * M, G]: t per unit, its inverse, t/month scheduled
-    "per_p",         # float64[S, 2, P, G]: rate (units/month), most units a month can build
+    "per_p",         # float64[S, 3, P, G]: rate (units/month), most a month can build, 1 / rate
     "per_m",         # float64[S, 5, M, G]: buffer, stockpile, buffer cap, release lag, rate
     "stocks",        # float64[S, 3, M, G]: buffer, stockpile, the month's supply
     "first_short",   # int64[S, M, G]: first buffer-shortage month (-1: none yet)
-    "exh_ever",      # bool[S, M, G]: stocks have run out
-    "pm",            # float64[S, 5, P * M, G]: wip, required, allocated to date, need, allocated
+    "first_out",     # int64[S, M, G]: the first month stocks ran out (-1: not yet)
+    "pm",            # float64[S, 3, P * M, G]: wip, required to date, allocated to date
+    "month_pm",      # float64[2, P * M, G]: the month's need and allocation (any scenario)
     "prog",          # float64[S, 3, P, G]: scheduled, built, want
+    "inv_ref",       # float64[S, P, G]: 1 / the rate slip is measured in (0: none scheduled yet)
     "demand",        # float64[4, M, G]: the month's demand, DX demand, DX share, DO share
     "built",         # float64[G]: units built this month
 ])  # fmt: skip
 
 #: one thread's buffers between simulating a group's month and folding it in
 Trajectories = namedtuple("Trajectories", [
-    "codes",      # uint16[S, P, T, SKETCH_BATCH]: a batch's monthly sketch buckets of units behind
-    "rec",        # float64[S, R, G]: each scenario's month record (layout.RecordRows)
-    "peak_us",    # float64[S, P, G]: each path's peak units behind so far
-    "peak_owed",  # float64[S, P * M, G]: each path's peak tonnes owed so far
-    "log",        # float64[T or 0, S, R, G]: every month's record, when replaying paths
-    "flags",      # int64[T or 0, S, M + 1, G]: stocks run out, and the regime, likewise
+    "codes",       # uint16[S, P, T, SKETCH_BATCH]: a batch's monthly sketch buckets of units behind
+    "slip_codes",  # uint16[S, P, T, SKETCH_BATCH]: the same of slip in months
+    "rec",         # float64[S, R, G]: each scenario's month record (layout.RecordRows)
+    "peak_us",     # float64[S, P, G]: each path's peak units behind so far
+    "peak_slip",   # float64[S, P, G]: each path's peak slip so far, months
+    "peak_owed",   # float64[S, P * M, G]: each path's peak tonnes owed so far
+    "first_behind",  # int64[S, P, G]: the first month the path was behind (-1: not yet)
+    "first_slip",  # int64[S, P, K, G]: the first month its slip passed threshold k (-1: not yet)
+    "log",         # float64[T or 0, S, R, G]: every month's record, when replaying paths
+    "flags",       # int64[T or 0, S, M + 1, G]: stocks run out, and the regime, likewise
 ])  # fmt: skip
 
-#: a block's partial statistics: float sums per chunk, counts and sketches per thread
+#: a block's partial statistics: float sums per chunk, counts and sketches per thread.
+#: "At least once by month t" is kept as the histogram of each path's first month
+#: (index T: never), c_*, and of the months where a scenario and the base start to
+#: disagree (+1) or agree again (-1), d_* (for the paired standard errors of the
+#: differences of probabilities): the statistics are their running sums over months
 Partials = namedtuple("Partials", [
     "f_rec",        # float64[n_chunks, 2, S, T * R]: sums and sums of squares of the records
-    "c_behind",     # int64[lanes, S, P, T]: paths behind at least once by month t
-    "c_exh",        # int64[lanes, S, M, T]: paths whose stocks have run out by month t
+    "f_drec",       # float64[n_chunks, 2, S, T * R]: the same of scenario minus base, per path
+    "c_behind",     # int64[lanes, S, P, T + 1]: the first month behind
+    "c_slip",       # int64[lanes, S, P, K, T + 1]: the first month past slip threshold k
+    "c_exh",        # int64[lanes, S, M, T + 1]: the first month stocks ran out
     "c_reg",        # int64[lanes, S, R, T]: paths in each regime
+    "d_behind",     # int64[lanes, S, P, T + 1]
+    "d_slip",       # int64[lanes, S, P, K, T + 1]
+    "d_exh",        # int64[lanes, S, M, T + 1]
+    "d_reg",        # int64[lanes, S, R, T]: paths in regime r in exactly one of the two
     "h_us",         # uint16[lanes, S, P, T, B]: monthly sketches of units behind
+    "h_slip",       # uint16[lanes, S, P, T, B]: monthly sketches of slip in months
     "h_peak_us",    # int32[lanes, S, P, B]: sketches of each path's peak units behind
+    "h_peak_slip",  # int32[lanes, S, P, B]: sketches of each path's peak slip
     "h_peak_owed",  # int32[lanes, S, P, M, B]: sketches of each path's peak tonnes owed
 ])  # fmt: skip
 
@@ -106,13 +124,15 @@ def _work_shapes(packed) -> Work:
         src_first=((S, K1, G), f8),
         src_inv_ramp=((S, K1, G), f8),
         per_pm=((S, 3, P * M, G), f8),
-        per_p=((S, 2, P, G), f8),
+        per_p=((S, 3, P, G), f8),
         per_m=((S, 5, M, G), f8),
         stocks=((S, 3, M, G), f8),
         first_short=((S, M, G), i8),
-        exh_ever=((S, M, G), b1),
-        pm=((S, 5, P * M, G), f8),
+        first_out=((S, M, G), i8),
+        pm=((S, 3, P * M, G), f8),
+        month_pm=((2, P * M, G), f8),
         prog=((S, 3, P, G), f8),
+        inv_ref=((S, P, G), f8),
         demand=((4, M, G), f8),
         built=((G,), f8),
     )
@@ -124,9 +144,13 @@ def _trajectory_shapes(packed, log: bool = False) -> Trajectories:
     R, T_log = packed.record_rows.total, (T if log else 0)
     return Trajectories(
         codes=((S, P, T, SKETCH_BATCH), np.uint16),
+        slip_codes=((S, P, T, SKETCH_BATCH), np.uint16),
         rec=((S, R, GROUP), np.float64),
         peak_us=((S, P, GROUP), np.float64),
+        peak_slip=((S, P, GROUP), np.float64),
         peak_owed=((S, P * M, GROUP), np.float64),
+        first_behind=((S, P, GROUP), np.int64),
+        first_slip=((S, P, len(packed.slip_thresholds), GROUP), np.int64),
         log=((T_log, S, R, GROUP), np.float64),
         flags=((T_log, S, M + 1, GROUP), np.int64),
     )
@@ -135,15 +159,25 @@ def _trajectory_shapes(packed, log: bool = False) -> Trajectories:
 def _partial_shapes(packed, n_lanes: int, n_chunks: int) -> Partials:
     d = packed.dims
     S, T, M, P, R = d.S, d.T, d.M, d.P, d.R
-    B = N_BUCKETS
+    K, B, L = len(packed.slip_thresholds), N_BUCKETS, n_lanes
+    sums = ((n_chunks, 2, S, T * packed.record_rows.total), np.float64)
+    i8 = np.int64
     return Partials(
-        f_rec=((n_chunks, 2, S, T * packed.record_rows.total), np.float64),
-        c_behind=((n_lanes, S, P, T), np.int64),
-        c_exh=((n_lanes, S, M, T), np.int64),
-        c_reg=((n_lanes, S, R, T), np.int64),
-        h_us=((n_lanes, S, P, T, B), np.uint16),
-        h_peak_us=((n_lanes, S, P, B), np.int32),
-        h_peak_owed=((n_lanes, S, P, M, B), np.int32),
+        f_rec=sums,
+        f_drec=sums,
+        c_behind=((L, S, P, T + 1), i8),
+        c_slip=((L, S, P, K, T + 1), i8),
+        c_exh=((L, S, M, T + 1), i8),
+        c_reg=((L, S, R, T), i8),
+        d_behind=((L, S, P, T + 1), i8),
+        d_slip=((L, S, P, K, T + 1), i8),
+        d_exh=((L, S, M, T + 1), i8),
+        d_reg=((L, S, R, T), i8),
+        h_us=((L, S, P, T, B), np.uint16),
+        h_slip=((L, S, P, T, B), np.uint16),
+        h_peak_us=((L, S, P, B), np.int32),
+        h_peak_slip=((L, S, P, B), np.int32),
+        h_peak_owed=((L, S, P, M, B), np.int32),
     )
 
 
@@ -207,6 +241,7 @@ def work_of(w, pads, lane):
                 w.src_out[lane * pads[9]], w.src_first[lane * pads[10]],
                 w.src_inv_ramp[lane * pads[11]], w.per_pm[lane * pads[12]],
                 w.per_p[lane * pads[13]], w.per_m[lane * pads[14]], w.stocks[lane * pads[15]],
-                w.first_short[lane * pads[16]], w.exh_ever[lane * pads[17]],
-                w.pm[lane * pads[18]], w.prog[lane * pads[19]], w.demand[lane * pads[20]],
-                w.built[lane * pads[21]])  # fmt: skip
+                w.first_short[lane * pads[16]], w.first_out[lane * pads[17]],
+                w.pm[lane * pads[18]], w.month_pm[lane * pads[19]], w.prog[lane * pads[20]],
+                w.inv_ref[lane * pads[21]], w.demand[lane * pads[22]],
+                w.built[lane * pads[23]])  # fmt: skip

@@ -27,6 +27,8 @@ assert SUB == 1 << 6
 UNITS_FLOOR = 1e-6
 #: tonnes owed at or below this count as zero
 TONNES_FLOOR = 1e-9
+#: months of slip at or below this count as zero
+MONTHS_FLOOR = 1e-6
 
 
 @jit(inline="always")
