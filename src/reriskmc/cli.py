@@ -216,10 +216,11 @@ def validate(config):
     """Check CONFIG and say what it holds."""
     cfg = _load(config)
     b = cfg.base
+    n_prog, n_src, n_ev = (len(cfg.entries(x)) for x in ("programmes", "sources", "events"))
     click.echo(
         f"{cfg.path}: ok: {len(cfg.scenarios)} scenarios ({', '.join(cfg.scenario_names)}), "
-        f"{len(b.programmes)} programmes, {len(b.materials)} materials, {len(b.regimes)} regimes, "
-        f"{len(b.sources)} sources, {b.n_months} months from {b.start}"
+        f"{n_prog} programmes, {len(b.materials)} materials, {len(b.regimes)} regimes, "
+        f"{n_src} sources, {n_ev} events, {b.n_months} months from {b.start}"
     )
 
 

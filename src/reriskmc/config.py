@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -23,7 +24,15 @@ from typing import Any
 import numpy as np
 
 from .distributions import Dist, DistributionError, as_float, parse_dist
-from .kernels.layout import PRIORITIES, RELEASE_FROM_DATE, RELEASE_RULES
+from .kernels.layout import (
+    FEEDSTOCK,
+    MAGNET,
+    MATERIAL_KINDS,
+    NO_MONTH,
+    PRIORITIES,
+    RELEASE_FROM_DATE,
+    RELEASE_RULES,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -55,6 +64,35 @@ def _one_line(text: str) -> str:
 
 # --------------------------------------------------------------------------- model
 @dataclass(frozen=True)
+class Schedule:
+    """A value over time: nodes (month index, value), linear between two nodes, the
+    first value before the first node and the last after the last. A plain value is a
+    schedule of one node."""
+
+    nodes: tuple[tuple[int, Param], ...]
+
+    @property
+    def values(self) -> tuple[Param, ...]:
+        return tuple(v for _, v in self.nodes)
+
+    @property
+    def months(self) -> tuple[int, ...]:
+        return tuple(m for m, _ in self.nodes)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What an event does to a parameter when it fires: from that month on the
+    parameter ``target`` (a key path, e.g. ``channels.standard.p_approve.truce``) takes
+    ``value`` (``op = "set"``) or is multiplied by it (``op = "scale"``)."""
+
+    target: str
+    op: str
+    value: float
+    boolean: bool = False  # written as true or false (a rule's value)
+
+
+@dataclass(frozen=True)
 class Event:
     """A dated policy event, e.g. a tariff deadline that may be extended."""
 
@@ -66,6 +104,17 @@ class Event:
     p_fire: Param  # probability the effects apply once the deadline is not extended
     jump_to: int  # regime index, or -1
     matrix: int  # transition-matrix index, or -1
+    in_regimes: tuple[bool, ...] = ()  # per regime: may it fire there? (empty: anywhere)
+    effects: tuple[Effect, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rules:
+    """China's rules on Chinese-origin feedstock in magnets for these programmes, as
+    they stand at the start (events may switch them)."""
+
+    military_end_use: bool = False  # barred from every maker's output for them
+    extraterritorial: bool = False  # the 0.1% rule: barred from magnets made abroad
 
 
 @dataclass(frozen=True)
@@ -80,11 +129,16 @@ class Linkage:
 
 @dataclass(frozen=True)
 class Dfars:
-    """DFARS 252.225-7052: Chinese-origin magnets barred from US defence systems."""
+    """DFARS 252.225-7052: Chinese-origin supply barred from US defence systems: of the
+    ``made_in_china`` materials always (magnets melted or produced in China, since
+    2019), of the ``applies`` materials from ``month`` on (mined, refined or separated
+    there, from 2027), each unless the path draws a waiver."""
 
-    month: int
+    month: int  # layout.NO_MONTH: no such date
     applies: tuple[bool, ...]  # per material
     p_waiver: Param
+    made_in_china: tuple[bool, ...] = ()  # per material
+    p_waiver_made_in_china: Param = 0.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +165,8 @@ class Licence:
 class Material:
     name: str
     long_name: str
+    kind: int  # index into MATERIAL_KINDS: a magnet (what programmes need) or a feedstock
+    feedstock: tuple[Param, ...]  # per material: t of it per t of this magnet (all 0: none)
     fast_track: bool  # may military-grade flows of it use fast channels?
     leakage: Param  # share of a closed fast channel's flow that still reaches defence users
     recycling_t: Param  # t/month
@@ -126,11 +182,11 @@ class Material:
 
 @dataclass(frozen=True)
 class Source:
-    """A non-Chinese supply source."""
+    """A supply source: a separator or recycler of a feedstock, a maker of a magnet."""
 
     name: str
     material: int
-    capacity_t_per_year: Param
+    capacity_t_per_year: Schedule
     start_month: int  # planned start (may lie before the horizon)
     ramp_months: Param
     slip_months: Param
@@ -138,13 +194,15 @@ class Source:
     p_qualified: Param  # probability it is qualified for military use
     qualification_months: Param  # military qualification time after first output
     defence_share: Param  # share of its output available to these programmes
+    chinese: bool = False  # Chinese-origin output (subject to the DFARS rules)
+    abroad: bool = False  # a maker outside the US (the extraterritorial rule reaches it)
 
 
 @dataclass(frozen=True)
 class Programme:
     name: str
     long_name: str
-    units_per_year: Param
+    units_per_year: Schedule
     start_month: int
     end_month: int  # inclusive
     priority: int  # index into PRIORITIES
@@ -165,6 +223,7 @@ class Model:
     events: tuple[Event, ...] = ()
     linkage: Linkage | None = None
     dfars: Dfars | None = None
+    rules: Rules = Rules()
     channels: tuple[Channel, ...] = ()
     materials: tuple[Material, ...] = ()
     sources: tuple[Source, ...] = ()
@@ -205,6 +264,22 @@ class Config:
     @property
     def scenario_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.scenarios)
+
+    def entries(self, section: str) -> tuple:
+        """The entries of ``section`` ("programmes", "sources" or "events") over every
+        scenario, each as the first scenario that has it defines it: the base's first,
+        then those scenarios add, in order."""
+        out: dict[str, Any] = {}
+        for sc in self.scenarios:
+            for x in getattr(sc.model, section):
+                out.setdefault(x.name, x)
+        return tuple(out.values())
+
+    def present(self, section: str) -> np.ndarray:
+        """bool[S, n]: whether each scenario has each of :meth:`entries`."""
+        names = [x.name for x in self.entries(section)]
+        return np.array([[n in {x.name for x in getattr(sc.model, section)} for n in names]
+                         for sc in self.scenarios])  # fmt: skip
 
 
 # --------------------------------------------------------------------------- reading
@@ -270,6 +345,25 @@ class _Table:
             return default  # a default may itself be a parameter read elsewhere
         return _number(self.raw(name), domain, dist, self.file, self.key(name))
 
+    def schedule(self, name: str, domain: str, start: date, default=_MISSING) -> Schedule:
+        """A number, a distribution, or a schedule: a table of dates ("YYYY-MM") with a
+        number or a distribution each (linear between them, see :class:`Schedule`)."""
+        if default is not _MISSING and not self.has(name):
+            return Schedule(((0, default),))
+        raw = self.raw(name)
+        if not _is_schedule(raw):
+            return Schedule(((0, _number(raw, domain, True, self.file, self.key(name))),))
+        t = _Table(raw, self.key(name), self.file)
+        if not raw:
+            raise self.error(name, "a schedule needs at least one date")
+        nodes = {}
+        for when in raw:
+            m = t.key_month(when, start)
+            if m in nodes:
+                raise t.error(when, "two dates of this schedule fall in the same month")
+            nodes[m] = t.number(when, domain)
+        return Schedule(tuple(sorted(nodes.items())))
+
     def integer(self, name: str, low: int = 0, high: int | None = None, default=_MISSING) -> int:
         v = self.raw(name, default)
         if isinstance(v, bool) or not isinstance(v, int):
@@ -324,6 +418,11 @@ class _Table:
         d = _parse_month(self.raw(name), self.file, self.key(name))
         return (d.year - start.year) * 12 + (d.month - start.month)
 
+    def key_month(self, name: str, start: date) -> int:
+        """A key that is itself a date (a schedule's), as a month index from ``start``."""
+        d = _parse_month(name, self.file, self.key(name))
+        return (d.year - start.year) * 12 + (d.month - start.month)
+
     def sub(self, name: str, default=_MISSING) -> _Table:
         v = self.raw(name, {} if default is not _MISSING else _MISSING)
         return _Table(v, self.key(name), self.file)
@@ -352,6 +451,11 @@ class _Table:
                     f"unknown key{_suggest(k, self.known)}; "
                     f"expected one of {', '.join(sorted(self.known))}",
                 )
+
+
+def _is_schedule(v) -> bool:
+    """A table of dates (a schedule), as opposed to a number or a distribution."""
+    return isinstance(v, dict) and "dist" not in v
 
 
 def _kind(v) -> str:
@@ -427,6 +531,7 @@ TOP_KEYS = (
     "materials",
     "sources",
     "programmes",
+    "rules",
     "scenarios",
 )
 
@@ -492,6 +597,9 @@ def _entries(top: _Table, section: str, required: bool = False, hint: str = ""):
 def _events(top: _Table, horizon: _Horizon, regimes, matrix_names) -> tuple[Event, ...]:
     events = []
     for ename, e in _entries(top, "events"):
+        in_regimes = e.names("in_regimes", regimes, "regime", []) if e.has("in_regimes") else ()
+        if in_regimes and not any(in_regimes):
+            raise e.error("in_regimes", "lists no regime: leave it out to allow every regime")
         events.append(
             Event(
                 name=ename,
@@ -502,10 +610,36 @@ def _events(top: _Table, horizon: _Horizon, regimes, matrix_names) -> tuple[Even
                 p_fire=e.number("p_fire", "prob", 1.0),
                 jump_to=e.name_of("jump_to", regimes, "regime", default=None),
                 matrix=e.name_of("matrix", matrix_names, "transition matrix", default=None),
+                in_regimes=in_regimes,
+                effects=_effects(e, "set") + _effects(e, "scale"),
             )
         )
+        ev = events[-1]
+        if ev.jump_to < 0 and ev.matrix < 0 and not ev.effects:
+            raise e.error("", "does nothing: give it jump_to, matrix, set or scale")
         e.finish()
     return tuple(events)
+
+
+def _effects(e: _Table, op: str) -> tuple[Effect, ...]:
+    """An event's ``set`` or ``scale`` table: key path -> value (checked against the
+    model by :func:`_check_effects` once every section is read)."""
+    t = e.sub(op, default={})
+    out = []
+    for target, v in t.data.items():
+        t.known.add(target)
+        key = t.key(target)
+        if isinstance(v, bool):
+            out.append(Effect(target, op, float(v), boolean=True))
+            continue
+        if not isinstance(v, (int, float)):
+            raise ConfigError(
+                t.file, key, f"must be a number (or true/false for a rule), got {_show(v)}"
+            )
+        v = _number(v, "nonneg" if op == "scale" else "real", False, t.file, key)
+        out.append(Effect(target, op, float(v)))
+    t.finish()
+    return tuple(out)
 
 
 def _linkage(top: _Table, regimes) -> Linkage:
@@ -561,8 +695,12 @@ def _licences(m: _Table, defaults: dict[str, _Table], regimes) -> tuple[Licence,
     return tuple(licences)
 
 
-def _material(mname: str, m: _Table, horizon: _Horizon, defaults, regimes) -> Material:
+def _material(mname: str, m: _Table, horizon: _Horizon, defaults, regimes, kinds) -> Material:
     licences = _licences(m, defaults, regimes)
+    kind = MATERIAL_KINDS.index(m.string("kind", "magnet", MATERIAL_KINDS))
+    feedstock = _feedstock(m, kind, kinds)
+    if kind == FEEDSTOCK and m.has("stockpile"):
+        raise m.error("stockpile", "a feedstock has no stockpile release: hold it as buffer_t")
     st = m.sub("stockpile", default={})
     rule = RELEASE_RULES.index(st.string("release", "never", RELEASE_RULES))
     release_month = horizon.month(st, "release_date") if rule == RELEASE_FROM_DATE else 0
@@ -572,6 +710,8 @@ def _material(mname: str, m: _Table, horizon: _Horizon, defaults, regimes) -> Ma
     material = Material(
         name=mname,
         long_name=m.string("long_name", mname),
+        kind=kind,
+        feedstock=feedstock,
         fast_track=m.boolean("fast_track", True),
         leakage=m.number("leakage", "share", 0.0),
         recycling_t=m.number("recycling_t", "nonneg", 0.0),
@@ -589,17 +729,53 @@ def _material(mname: str, m: _Table, horizon: _Horizon, defaults, regimes) -> Ma
     return material
 
 
+def _feedstock(m: _Table, kind: int, kinds: dict[str, int]) -> tuple[Param, ...]:
+    """A magnet's feedstock table: tonnes of each feedstock per tonne of magnet."""
+    names = tuple(kinds)
+    if not m.has("feedstock"):
+        return (0.0,) * len(names)
+    if kind != MAGNET:
+        raise m.error("feedstock", "only a magnet is made from feedstock")
+    t = m.sub("feedstock")
+    for f in t.data:
+        if f not in kinds:
+            raise t.error(f, _unknown("material", f, names))
+        if kinds[f] != FEEDSTOCK:
+            raise t.error(f, f"'{f}' is not a feedstock (kind = \"feedstock\")")
+    out = tuple(t.number(f, "nonneg", 0.0) if kinds[f] == FEEDSTOCK else 0.0 for f in names)
+    t.finish()
+    return out
+
+
 def _dfars(top: _Table, horizon: _Horizon, material_names) -> Dfars | None:
     if not top.has("dfars"):
         return None
     df = top.sub("dfars")
     dfars = Dfars(
-        month=horizon.month(df, "date"),
-        applies=df.names("materials", material_names, "material"),
+        month=horizon.month(df, "date") if df.has("date") else NO_MONTH,
+        applies=df.names("materials", material_names, "material", []),
         p_waiver=df.number("p_waiver", "prob", 0.0),
+        made_in_china=df.names("made_in_china", material_names, "material", []),
+        p_waiver_made_in_china=df.number("p_waiver_made_in_china", "prob", 0.0),
     )
+    if any(dfars.applies) and dfars.month == NO_MONTH:
+        raise df.error("date", "missing required key: the date the rule on dfars.materials starts")
+    if dfars.month != NO_MONTH and not any(dfars.applies):
+        raise df.error(
+            "materials", "missing required key: the materials the rule from dfars.date bars"
+        )
     df.finish()
     return dfars
+
+
+def _rules(top: _Table) -> Rules:
+    r = top.sub("rules", default={})
+    rules = Rules(
+        military_end_use=r.boolean("military_end_use", False),
+        extraterritorial=r.boolean("extraterritorial", False),
+    )
+    r.finish()
+    return rules
 
 
 def _sources(top: _Table, horizon: _Horizon, material_names) -> tuple[Source, ...]:
@@ -609,7 +785,7 @@ def _sources(top: _Table, horizon: _Horizon, material_names) -> tuple[Source, ..
             Source(
                 name=sname,
                 material=s.name_of("material", material_names, "material"),
-                capacity_t_per_year=s.number("capacity_t_per_year", "nonneg"),
+                capacity_t_per_year=s.schedule("capacity_t_per_year", "nonneg", horizon.start),
                 start_month=s.month("start", horizon.start),
                 ramp_months=s.number("ramp_months", "nonneg", 0.0),
                 slip_months=s.number("slip_months", "real", 0.0),
@@ -617,6 +793,8 @@ def _sources(top: _Table, horizon: _Horizon, material_names) -> tuple[Source, ..
                 p_qualified=s.number("p_qualified", "prob", 1.0),
                 qualification_months=s.number("qualification_months", "nonneg", 0.0),
                 defence_share=s.number("defence_share", "share", 1.0),
+                chinese=s.boolean("chinese", False),
+                abroad=s.boolean("abroad", False),
             )
         )
         s.finish()
@@ -638,21 +816,21 @@ def _schedule_window(p: _Table, horizon: _Horizon) -> tuple[int, int]:
     return max(p_start, 0), min(p_end, horizon.end)
 
 
-def _programme(pname: str, p: _Table, horizon: _Horizon, material_names) -> Programme:
+def _programme(pname: str, p: _Table, horizon: _Horizon, kinds: dict[str, int]) -> Programme:
     start, end = _schedule_window(p, horizon)
+    material_names = tuple(kinds)
     kg = p.sub("kg_per_unit")
     for k in kg.data:
         if k not in material_names:
-            raise kg.error(
-                k,
-                _unknown("material", k, material_names),
-            )
+            raise kg.error(k, _unknown("material", k, material_names))
+        if kinds[k] != MAGNET:
+            raise kg.error(k, f"'{k}' is a feedstock: programmes need magnets, makers feedstock")
     kg_per_unit = tuple(kg.number(mn, "nonneg", 0.0) for mn in material_names)
     kg.finish()
     programme = Programme(
         name=pname,
         long_name=p.string("long_name", pname),
-        units_per_year=p.number("units_per_year", "nonneg"),
+        units_per_year=p.schedule("units_per_year", "nonneg", horizon.start),
         start_month=start,
         end_month=end,
         priority=PRIORITIES.index(p.string("priority", "DO", PRIORITIES)),
@@ -671,11 +849,11 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
     events = _events(top, horizon, regimes, matrix_names)
     linkage = _linkage(top, regimes)
     ch, channels, defaults = _channels(top, regimes)
-    # materials (their names first: sources, programmes and dfars refer to them)
-    raw_materials = top.data.get("materials")
-    material_names = tuple(raw_materials) if isinstance(raw_materials, dict) else ()
+    # materials (their names and kinds first: sources, programmes and dfars refer to them)
+    kinds = _material_kinds(top)
+    material_names = tuple(kinds)
     materials = tuple(
-        _material(name, m, horizon, defaults, regimes)
+        _material(name, m, horizon, defaults, regimes, kinds)
         for name, m in _entries(top, "materials", True, "define at least one material")
     )
     for c in defaults.values():
@@ -687,11 +865,12 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
     dfars = _dfars(top, horizon, material_names)
     sources = _sources(top, horizon, material_names)
     programmes = tuple(
-        _programme(name, p, horizon, material_names)
+        _programme(name, p, horizon, kinds)
         for name, p in _entries(top, "programmes", True, "define at least one programme")
     )
+    rules = _rules(top)
     top.finish()
-    return Model(
+    model = Model(
         start=np.datetime64(f"{start:%Y-%m}", "M"),
         n_months=n_months,
         regimes=regimes,
@@ -705,7 +884,162 @@ def _model(data: dict, file: str, start: date, n_months: int) -> Model:
         materials=materials,
         sources=sources,
         programmes=programmes,
+        rules=rules,
     )
+    _check_effects(model, data, file)
+    _check_abroad(model, file)
+    return model
+
+
+def made_from_feedstock(model: Model) -> tuple[bool, ...]:
+    """Per material: is it a magnet made from feedstock, whose sources are makers? Its
+    feedstock table has an entry that is not the number 0 (a distribution counts), or
+    one of the model's events sets one."""
+    set_targets = [eff.target for ev in model.events for eff in ev.effects if eff.op == "set"]
+    return tuple(
+        any(not isinstance(a, float) or a != 0.0 for a in m.feedstock)
+        or any(x.startswith(f"materials.{m.name}.feedstock.") for x in set_targets)
+        for m in model.materials
+    )
+
+
+def _check_abroad(model: Model, file: str) -> None:
+    """``abroad`` marks a magnet maker: a source of a magnet made from feedstock."""
+    made = made_from_feedstock(model)
+    for k in model.sources:
+        if k.abroad and not made[k.material]:
+            name = model.materials[k.material].name
+            raise ConfigError(
+                file,
+                f"sources.{k.name}.abroad",
+                f"marks a magnet maker, but '{name}' is not made from feedstock "
+                "(its feedstock table)",
+            )
+
+
+#: what an event may change from its date on: key -> the domain a set value lies in
+_LICENCE_KEYS = {
+    "flow_t": "nonneg",
+    "lag_months": "ge1",
+    "term_months": "ge1",
+    "p_approve": "prob",
+    "p_approve_concession": "prob",
+    "p_revoke": "prob",
+}
+_TARGET_KEYS = {
+    "materials": {"leakage": "share", "recycling_t": "nonneg", "buffer_cap_t": "nonneg"},
+    "stockpile": {"release_lag_months": "nonneg", "release_t_per_month": "nonneg"},
+    "sources": {"capacity_t_per_year": "nonneg", "yield": "share", "defence_share": "share"},
+    "programmes": {"units_per_year": "nonneg", "catch_up": "nonneg"},
+}  # fmt: skip
+
+
+def effect_domain(target: str, model: Model) -> str:
+    """The domain of the parameter an effect's ``target`` names ("bool" for a rule), or
+    a ValueError saying why it names none. The path is split at dots; an entry whose
+    name holds dots is found by its whole name (the longest that matches)."""
+    parts = target.split(".")
+    names = {"materials": [m.name for m in model.materials],
+             "sources": [k.name for k in model.sources],
+             "programmes": [p.name for p in model.programmes],
+             "channels": [c.name for c in model.channels]}  # fmt: skip
+    kinds = {m.name: m.kind for m in model.materials}
+
+    def entry(i: int, section: str, kind: int | None = None) -> tuple[str, int]:
+        """The entry of ``section`` named from ``parts[i]`` on, and the index after it."""
+        choices = names[section]
+        for j in range(len(parts), i, -1):
+            name = ".".join(parts[i:j])
+            if name in choices:
+                break
+        else:
+            what = parts[i] if len(parts) > i else "(nothing)"
+            raise ValueError(_unknown(section.rstrip("s"), what, choices))
+        if kind is not None and kinds[name] != kind:
+            has, want = MATERIAL_KINDS[kinds[name]], MATERIAL_KINDS[kind]
+            raise ValueError(f"'{name}' is a {has}; this key takes a {want}")
+        return name, j
+
+    def licence_key(rest):
+        if not rest or rest[0] not in _LICENCE_KEYS:
+            raise ValueError(f"a licence parameter is one of {', '.join(_LICENCE_KEYS)}")
+        if len(rest) == 2 and rest[0].startswith("p_"):
+            if rest[1] not in model.regimes:
+                raise ValueError(_unknown("regime", rest[1], model.regimes))
+            return _LICENCE_KEYS[rest[0]]
+        if len(rest) != 1:
+            raise ValueError("names nothing an event can change")
+        return _LICENCE_KEYS[rest[0]]
+
+    head = parts[0]
+    if head == "rules" and len(parts) == 2 and parts[1] in ("military_end_use", "extraterritorial"):
+        return "bool"
+    if parts == ["linkage", "p_concession"]:
+        return "prob"
+    if head == "channels":
+        _, i = entry(1, "channels")
+        return licence_key(parts[i:])
+    if head in ("materials", "sources", "programmes"):
+        _, i = entry(1, head)
+        rest = parts[i:]
+        if head == "materials" and rest[:1] == ["licence"]:
+            _, i = entry(i + 1, "channels")
+            return licence_key(parts[i:])
+        stockpile = _TARGET_KEYS["stockpile"]
+        if (
+            head == "materials"
+            and len(rest) == 2
+            and rest[0] == "stockpile"
+            and rest[1] in stockpile
+        ):
+            return stockpile[rest[1]]
+        if head == "materials" and rest[:1] == ["feedstock"]:
+            entry(1, "materials", MAGNET)
+            _, j = entry(i + 1, "materials", FEEDSTOCK)
+            if j == len(parts):
+                return "nonneg"
+        if head == "programmes" and rest[:1] == ["kg_per_unit"]:
+            _, j = entry(i + 1, "materials", MAGNET)
+            if j == len(parts):
+                return "nonneg"
+        if len(rest) == 1 and rest[0] in _TARGET_KEYS[head]:
+            return _TARGET_KEYS[head][rest[0]]
+    raise ValueError(
+        "names nothing an event can change (docs/config.md lists what can: rules, "
+        "licence parameters, and some of materials, sources and programmes)"
+    )
+
+
+def _check_effects(model: Model, data: dict, file: str) -> None:
+    """Every effect names a parameter an event can change, with a value it may take."""
+    for ev in model.events:
+        for eff in ev.effects:
+            key = f"events.{ev.name}.{eff.op}.{eff.target}"
+            try:
+                domain = effect_domain(eff.target, model)
+            except ValueError as e:
+                raise ConfigError(file, key, str(e)) from None
+            if domain == "bool" and eff.op != "set":
+                raise ConfigError(file, key, "a rule is set to true or false (in set), not scaled")
+            if domain == "bool" and not eff.boolean:
+                raise ConfigError(file, key, f"a rule is set to true or false, got {eff.value:g}")
+            if domain != "bool" and eff.boolean:
+                got = "true" if eff.value else "false"
+                raise ConfigError(file, key, f"must be a number, got {got}")
+            if domain != "bool" and eff.op == "set":
+                _number(eff.value, domain, False, file, key)
+
+
+def _material_kinds(top: _Table) -> dict[str, int]:
+    """Each material's kind, by name, read ahead of the materials themselves."""
+    raw = top.data.get("materials")
+    if not isinstance(raw, dict):
+        return {}
+    kinds = {}
+    for name, table in raw.items():
+        kind = table.get("kind", "magnet") if isinstance(table, dict) else "magnet"
+        kinds[name] = MATERIAL_KINDS.index(kind) if kind in MATERIAL_KINDS else MAGNET
+    return kinds
 
 
 def _licence(own: _Table, defaults: _Table, regimes) -> Licence:
@@ -762,17 +1096,26 @@ def _matrix(t: _Table, regimes) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64)
 
 
+#: keys whose table is a schedule: a scenario's schedule replaces the base's whole
+SCHEDULE_KEYS = ("units_per_year", "capacity_t_per_year")
+_DATE_KEY = re.compile(r"^\d{4}-\d{1,2}")
+
+
 def _deep_merge(base: dict, over: dict) -> dict:
+    """``base`` with ``over``'s values in its place, table by table. A distribution's
+    table takes single parameters; a schedule (a table of dates) replaces the base's
+    whole value."""
     out = dict(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and "dist" not in v:
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = v
+        merge = isinstance(v, dict) and isinstance(out.get(k), dict) and "dist" not in v
+        if merge and k in SCHEDULE_KEYS:
+            merge = "dist" in out[k] and not any(_DATE_KEY.match(x) for x in v)
+        out[k] = _deep_merge(out[k], v) if merge else v
     return out
 
 
-#: tables whose keys name entries (a scenario may not add one), as key paths from the top
+#: tables whose keys name entries, as key paths from the top: a scenario may add entries
+#: to some (what a user asks about: a plant, a programme, an event), not to the others
 _NAMED = {
     ("events",),
     ("channels",),
@@ -781,12 +1124,14 @@ _NAMED = {
     ("programmes",),
     ("regimes", "matrices"),
 }
+_ADDABLE = {("events",), ("sources",), ("programmes",), ("regimes", "matrices")}
 
 
 def _check_override(
     base: dict, over: dict, file: str, path: str, keys: tuple[str, ...] = ()
 ) -> None:
-    """A scenario may change values, never add named entries (the layout stays fixed).
+    """A scenario may change values and add programmes, sources, events and transition
+    matrices, but not add materials or channels, change the regimes or the run.
 
     ``keys`` is where ``over`` sits below the scenario, as a tuple: a scenario or entry
     name may itself hold dots, so ``path`` (for messages) cannot be split to find it.
@@ -797,20 +1142,17 @@ def _check_override(
             raise ConfigError(
                 file, key, "a scenario may not change run settings or define scenarios"
             )
-        if keys in _NAMED and k not in base:
+        if keys in _NAMED and keys not in _ADDABLE and k not in base:
             raise ConfigError(
                 file,
                 key,
-                f"a scenario may only change entries of the base; "
-                f"'{k}' is not in the base{_suggest(k, base)}",
+                f"a scenario may not add {keys[-1]}; '{k}' is not in the base{_suggest(k, base)}",
             )
         if keys == ("regimes",) and k == "names":
             raise ConfigError(file, key, "a scenario may not change the regimes")
         sub = base.get(k)
         if sub is None and (*keys, k) in _NAMED:
-            # an optional table the base leaves out (events, sources, matrices): nothing
-            # may be added to it
-            sub = {}
+            sub = {}  # an optional table the base leaves out (events, sources, matrices)
         if isinstance(v, dict) and "dist" not in v and isinstance(sub, dict) and "dist" not in sub:
             _check_override(sub, v, file, key, (*keys, k))
 
@@ -926,6 +1268,24 @@ def _increasing(t: _Table, key: str, default: list, what: str) -> tuple[float, .
     return values
 
 
+def _added_by_mistake(base: dict, over: dict, key: str) -> str:
+    """For an error in an entry a scenario adds whose name is close to one of the base's
+    (a misspelling, more likely than a new entry): a hint naming the base's entry."""
+    for keys in _ADDABLE:
+        have, new = base, over
+        for k in keys:
+            have = have.get(k, {}) if isinstance(have, dict) else {}
+            new = new.get(k, {}) if isinstance(new, dict) else {}
+        if not (isinstance(have, dict) and isinstance(new, dict)):
+            continue
+        for name in new:
+            head = ".".join((*keys, name))
+            if name not in have and (key == head or key.startswith(head + ".")):
+                near = _suggest(name, have)
+                return f"; '{name}' is not in the base{near}" if near else ""
+    return ""
+
+
 def _variants(data: dict, top: _Table, file: str, start: date, n_months: int) -> list[Scenario]:
     """The [scenarios.*] variants: each the base with its keys overridden."""
     scenarios = []
@@ -942,6 +1302,7 @@ def _variants(data: dict, top: _Table, file: str, start: date, n_months: int) ->
         try:
             model = _model(merged, file, start, n_months)
         except ConfigError as e:
-            raise ConfigError(file, f"{s.path}.{e.key}" if e.key else s.path, e.message) from None
+            message = e.message + _added_by_mistake(data, over, e.key)
+            raise ConfigError(file, f"{s.path}.{e.key}" if e.key else s.path, message) from None
         scenarios.append(Scenario(sname, desc, model))
     return scenarios

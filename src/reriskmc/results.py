@@ -70,6 +70,10 @@ def build_dataset(config: Config, stats: Stats, seed: int):
     ds["month"].attrs["long_name"] = "month (first day)"
     ds["quantile"].attrs.update(long_name="probability level of the quantile", units="1")
     ds["slip_threshold"].attrs.update(long_name="schedule slip threshold", units="months")
+    ds["programme_in_scenario"].attrs.update(
+        long_name="whether the scenario has the programme (a scenario may add one; where it "
+        "has not, the programme's statistics are zero)"
+    )
     ds.attrs = _attrs(config, stats.n_paths, seed)
     problems = check(ds)
     if problems:  # a bug, not a user error: the writer must honour its own contract
@@ -109,21 +113,23 @@ def _values(config: Config, stats: Stats) -> dict[str, np.ndarray]:
 
 def _coords(config: Config) -> dict:
     base = config.base
+    programmes = config.entries("programmes")  # a scenario may add one
 
     def names(dim: str, items) -> tuple:
         return (dim, np.array(list(items), dtype=object))
 
     return {
         "scenario": names("scenario", config.scenario_names),
-        "programme": names("programme", (p.name for p in base.programmes)),
+        "programme": names("programme", (p.name for p in programmes)),
         "material": names("material", (m.name for m in base.materials)),
         "regime": names("regime", base.regimes),
         "month": ("month", base.months.astype("datetime64[D]").astype("datetime64[ns]")),
         "quantile": ("quantile", np.asarray(config.quantiles, dtype=np.float64)),
         "slip_threshold": ("slip_threshold", np.asarray(config.slip_thresholds, dtype=np.float64)),
         "scenario_description": names("scenario", (s.description for s in config.scenarios)),
-        "programme_long_name": names("programme", (p.long_name for p in base.programmes)),
-        "programme_priority": names("programme", (PRIORITIES[p.priority] for p in base.programmes)),
+        "programme_long_name": names("programme", (p.long_name for p in programmes)),
+        "programme_priority": names("programme", (PRIORITIES[p.priority] for p in programmes)),
+        "programme_in_scenario": (("scenario", "programme"), config.present("programmes")),
         "material_long_name": names("material", (m.long_name for m in base.materials)),
     }
 

@@ -24,6 +24,8 @@ ROOT = HERE.parents[1]
 GOOD = HERE / "good_minimal.toml"
 BAD = sorted((HERE / "bad").glob("*.toml"))
 SHIPPED = sorted((ROOT / "configs").glob("*.toml"))
+#: valid configs that exercise what the validator must accept (a scenario adding entries)
+GOOD_MORE = sorted((HERE / "good").glob("*.toml"))
 
 # Run as real subprocesses (the rest go through CliRunner, in-process): one of each
 # family (syntax, missing, misspelt, type, NaN, date, matrix, distribution, reference,
@@ -35,7 +37,7 @@ SUBPROCESS = (
     "38_impossible_feb30",
     "50_normal_for_probability",
     "57_undefined_material_in_source",
-    "67_scenario_adds_programme",
+    "68_scenario_adds_material",
 )
 
 
@@ -62,9 +64,10 @@ def _cli_validate(path: Path) -> subprocess.CompletedProcess:
 def test_corpus__is_large_and_well_formed():
     assert len(BAD) >= 35
     names = [p.name for p in BAD]
-    assert len({n[:2] for n in names}) == len(names), "two corpus files share a number"
-    for p in BAD:
-        assert p.name[:2].isdigit() and p.name[2] == "_", p.name
+    numbers = [n.split("_", 1)[0] for n in names]
+    assert len(set(numbers)) == len(names), "two corpus files share a number"
+    for p, number in zip(BAD, numbers):
+        assert number.isdigit() and "_" in p.name, p.name
         exp = expectations(p)
         assert 1 <= len(exp) <= 2 and all(exp), f"{p.name}: needs 1-2 non-empty '# expect:' lines"
 
@@ -126,7 +129,9 @@ def test_load_config__directory_is_a_config_error(tmp_path):
 
 
 # --------------------------------------------------------------------------- good configs
-@pytest.mark.parametrize("path", [GOOD, *SHIPPED], ids=_ids([GOOD, *SHIPPED]))
+@pytest.mark.parametrize(
+    "path", [GOOD, *SHIPPED, *GOOD_MORE], ids=_ids([GOOD, *SHIPPED, *GOOD_MORE])
+)
 def test_good_configs__validate(path):
     cfg = load_config(path)
     assert cfg.scenario_names[0] == "base"

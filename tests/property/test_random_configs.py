@@ -50,10 +50,21 @@ def maybe_dist(draw, low: float, high: float):
 @st.composite
 def configs(draw):
     R, C, M = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
-    P, K, E = draw(st.integers(1, 3)), draw(st.integers(0, 2)), draw(st.integers(0, 1))
+    P, K, E = draw(st.integers(1, 3)), draw(st.integers(0, 3)), draw(st.integers(0, 2))
+    F = draw(st.integers(0, 2))  # feedstocks
     months = draw(st.integers(6, 18))
     regimes = [f"r{i}" for i in range(R)]
-    materials = [f"m{i}" for i in range(M)]
+    magnets = [f"m{i}" for i in range(M)]
+    feedstocks = [f"f{i}" for i in range(F)]
+    materials = magnets + feedstocks
+
+    def maybe_schedule(low: float, high: float):
+        """A number or distribution, or a schedule of two or three dates."""
+        if draw(st.booleans()):
+            return draw(maybe_dist(low, high))
+        months_ = sorted(draw(st.sets(st.integers(0, months + 3), min_size=2, max_size=3)))
+        return {f"{2025 + (5 + t) // 12}-{(5 + t) % 12 + 1:02d}": draw(maybe_dist(low, high))
+                for t in months_}  # fmt: skip
 
     def row():
         w = np.array(draw(st.lists(st.floats(0.01, 1.0), min_size=R, max_size=R)))
@@ -78,16 +89,21 @@ def configs(draw):
             "opens_fast_track": draw(st.booleans()),
         },
         "dfars": {
-            "date": f"2025-{6 + draw(st.integers(0, 5)):02d}",
-            "materials": draw(st.lists(st.sampled_from(materials), unique=True)),
             "p_waiver": draw(maybe_dist(0.0, 1.0)),
+            "made_in_china": draw(st.lists(st.sampled_from(magnets), unique=True)),
+            "p_waiver_made_in_china": draw(maybe_dist(0.0, 1.0)),
         },
+        "rules": {"military_end_use": draw(st.booleans()), "extraterritorial": draw(st.booleans())},
         "channels": {},
         "materials": {},
         "sources": {},
         "programmes": {},
         "events": {},
     }
+    barred = draw(st.lists(st.sampled_from(materials), unique=True))
+    if barred:
+        cfg["dfars"]["materials"] = barred
+        cfg["dfars"]["date"] = f"2025-{6 + draw(st.integers(0, 5)):02d}"
     for c in range(C):
         cfg["channels"][f"c{c}"] = {
             "fast": c == 1,
@@ -108,13 +124,20 @@ def configs(draw):
         }
         if rule == "from_date":
             stock["release_date"] = "2025-07"
-        cfg["materials"][m] = {
+        if m in feedstocks:
+            cfg["materials"][m] = {"kind": "feedstock"}
+        else:
+            cfg["materials"][m] = {"stockpile": stock}
+            if feedstocks and draw(st.booleans()):
+                cfg["materials"][m]["feedstock"] = {
+                    f: draw(maybe_dist(0.0, 0.6)) for f in feedstocks if draw(st.booleans())
+                }
+        cfg["materials"][m] |= {
             "fast_track": draw(st.booleans()),
             "leakage": draw(maybe_dist(0.0, 1.0)),
             "recycling_t": draw(maybe_dist(0.0, 0.5)),
             "buffer_t": buffer_t,
             "buffer_cap_t": draw(maybe_dist(0.0, 15.0)),
-            "stockpile": stock,
             "licence": {
                 f"c{c}": {
                     "flow_t": draw(maybe_dist(0.0, 3.0)),
@@ -123,10 +146,18 @@ def configs(draw):
                 for c in range(C)
             },
         }
+
+    def made_from_feedstock(m):
+        table = cfg["materials"][m].get("feedstock", {})
+        return any(isinstance(a, dict) or a > 0.0 for a in table.values())
+
     for k in range(K):
+        material = draw(st.sampled_from(materials))
         cfg["sources"][f"s{k}"] = {
-            "material": draw(st.sampled_from(materials)),
-            "capacity_t_per_year": draw(maybe_dist(0.0, 40.0)),
+            "material": material,
+            "chinese": draw(st.booleans()),
+            "abroad": made_from_feedstock(material) and draw(st.booleans()),
+            "capacity_t_per_year": maybe_schedule(0.0, 40.0),
             "start": f"2025-{6 + draw(st.integers(0, 6)):02d}",
             "ramp_months": draw(maybe_dist(0.0, 6.0)),
             "slip_months": draw(maybe_dist(0.0, 6.0)),
@@ -136,23 +167,42 @@ def configs(draw):
         }
     for p in range(P):
         cfg["programmes"][f"p{p}"] = {
-            "units_per_year": draw(maybe_dist(0.0, 240.0)),
+            "units_per_year": maybe_schedule(0.0, 240.0),
             "priority": draw(st.sampled_from(["DX", "DO"])),
             "catch_up": draw(maybe_dist(0.0, 1.0)),
             "kg_per_unit": {
-                m: draw(maybe_dist(0.0, 100.0)) for m in materials if draw(st.booleans())
+                m: draw(maybe_dist(0.0, 100.0)) for m in magnets if draw(st.booleans())
             },
         }
+    # what an event may change: (table, key path, value)
+    effects = [
+        ("set", "rules.military_end_use", draw(st.booleans())),
+        ("set", "rules.extraterritorial", draw(st.booleans())),
+        ("scale", "materials.m0.leakage", draw(st.floats(0.0, 3.0))),
+        ("set", "channels.c0.flow_t", draw(st.floats(0.0, 3.0))),
+        ("scale", f"channels.c0.p_approve.{regimes[-1]}", draw(st.floats(0.0, 3.0))),
+        ("scale", "programmes.p0.units_per_year", draw(st.floats(0.0, 2.0))),
+        ("set", "programmes.p0.kg_per_unit.m0", draw(st.floats(0.0, 50.0))),
+    ]
+    if K:
+        effects.append(("scale", "sources.s0.capacity_t_per_year", draw(st.floats(0.0, 3.0))))
+    if feedstocks:
+        effects.append(("set", "materials.m0.feedstock.f0", draw(st.floats(0.0, 0.6))))
     for e in range(E):
-        cfg["events"][f"e{e}"] = {
-            "date": "2025-08",
+        event = cfg["events"][f"e{e}"] = {
+            "date": f"2025-{6 + draw(st.integers(0, 5)):02d}",
             "p_extend": draw(maybe_dist(0.0, 1.0)),
             "extend_months": draw(maybe_dist(1.0, 4.0)),
             "max_extensions": draw(st.integers(0, 3)),
             "p_fire": draw(maybe_dist(0.0, 1.0)),
-            "jump_to": draw(st.sampled_from(regimes)),
             "matrix": draw(st.sampled_from(["base", "alt"])),
         }
+        if draw(st.booleans()):
+            event["jump_to"] = draw(st.sampled_from(regimes))
+        if draw(st.booleans()):
+            event["in_regimes"] = draw(st.lists(st.sampled_from(regimes), min_size=1, unique=True))
+        for op, target, value in draw(st.lists(st.sampled_from(effects), max_size=3)):
+            event.setdefault(op, {})[target] = value
     if draw(st.booleans()):
         cfg["scenarios"] = {"variant": {"materials": {materials[0]: {"buffer_t": draw(amount)}}}}
     return cfg

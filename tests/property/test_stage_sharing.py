@@ -107,7 +107,7 @@ def test_stage__a_block_on_its_list_does_change_the_result(base_only, stage):
     """The check above can fail: changing a block the stage reads, and sharing the
     stage anyway, gives a different run."""
     config, packed = base_only
-    changed = _changed(packed, "float", "recycling")
+    changed = _changed(packed, "float", "flow")
     col = getattr(packed.i, TWINS[stage][0])
     shared, afresh = _run(config, changed, col, 0), _run(config, changed, col, -1)
     assert not np.array_equal(shared.owed_sum, afresh.owed_sum)
@@ -117,8 +117,15 @@ def test_pack__finds_the_twins_of_the_shipped_scenarios():
     packed = pack(load_config(BASE))
     names = [s.name for s in load_config(BASE).scenarios]
     china = packed.struct[:, packed.i.twin_china]
-    # the China side differs in the linkage, channel and talks scenarios only
-    assert [names[i] for i in np.flatnonzero(china == 0)] == ["stockpile_release", "fast_ramp"]
+    # the China side differs in the linkage, channel, talks, rules and DFARS scenarios only
+    assert [names[i] for i in np.flatnonzero(china == 0)] == [
+        "stockpile_release",
+        "fast_ramp",
+        "french_stock_small",
+        "samarium_plant",
+        "f35_at_156",
+        "munitions_surge",
+    ]
     assert china[0] == -1
 
 
@@ -141,8 +148,17 @@ def test_pack__copies_a_drawn_parameter_only_from_an_identical_draw():
         assert packed.th_slot[q, k] == packed.th_slot[s, k]
         assert packed.th_table[q, k] == packed.th_table[s, k]
         np.testing.assert_array_equal(packed.th_args[q, k], packed.th_args[s, k])
-    # the shipped scenarios override with point values only: every draw is the base's
-    np.testing.assert_array_equal(same[1:] == 0, drawn[1:])
+    # a draw the base makes the same way is copied from the base: the scenarios' own
+    # distributions (a smaller French stock, a new plant, new schedules) are not
+    as_base = (
+        drawn[1:]
+        & (packed.th_code[1:] == packed.th_code[0])
+        & (packed.th_slot[1:] == packed.th_slot[0])
+        & (packed.th_table[1:] == packed.th_table[0])
+        & (packed.th_args[1:] == packed.th_args[0]).all(axis=-1)
+    )
+    np.testing.assert_array_equal(same[1:] == 0, as_base)
+    assert (drawn[1:] & ~as_base).sum() < 0.01 * drawn[1:].sum()
 
 
 def test_copied_draws__give_the_run_that_transforms_every_one():

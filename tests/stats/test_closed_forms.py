@@ -1293,3 +1293,300 @@ def test_s3__stocks_run_out_only_when_they_fail_to_cover_a_need(tmp_path, zscore
     assert_exact(p.sel(material="idle").values, 0.0, "nobody needs it")
     assert_exact(p.sel(material="covered").values, 0.0, "the licence covers the need")
     assert_exact(p.sel(material="locked").values, 1.0, "a stockpile never released")
+
+
+# =========================================================================== t
+# The supply chain in tiers (docs/model.md 3.6). A magnet made from feedstock: 0.25 t of
+# feedstock per t of magnet, its maker able to make 10 t/month, a programme needing
+# 3 t/month (3 units of 1 t), and a separator delivering 0.5 t/month of feedstock with
+# no inventory: the maker can make 0.5 / 0.25 = 2 t a month, so the programme falls 1
+# unit behind a month (slip (t + 1) / 3), and the feedstock (and the magnet's stocks,
+# none) have run out from month 0. Deterministic.
+CASE_MAKER = """
+[channels.military]
+
+[materials.mag]
+feedstock = {fe = 0.25}
+[materials.fe]
+kind = "feedstock"
+
+[sources.separator]
+material = "fe"
+capacity_t_per_year = 6.0
+start = "2024-01"
+
+[sources.maker]
+material = "mag"
+capacity_t_per_year = 120.0
+start = "2024-01"
+
+[programmes.x]
+units_per_year = 36.0
+kg_per_unit = {mag = 1000.0}
+"""
+
+
+def test_t1__a_maker_limited_by_its_feedstock(tmp_path, zscores):
+    T, n, seed = 6, 100, 701
+    _, ds = run_case(tmp_path, "t1", CASE_MAKER, months=T, n=n, seed=seed)
+    t = np.arange(T)
+    zscores.add_series("t1: units short, feedstock-limited maker", t + 1.0,
+                       ds.units_short_mean.values[0, 0], 0.0, n_paths=n, seed=seed,
+                       show_at=(0, 5))  # fmt: skip
+    assert_exact(ds.units_short_mean.values[0, 0], t + 1.0, "units short")
+    assert_exact(ds.slip_months_mean.values[0, 0], (t + 1.0) / 3.0, "slip")
+    assert_exact(ds.shortfall_t_mean.sel(material="mag").values[0, 0], t + 1.0, "tonnes owed")
+    assert_exact(ds.p_stock_exhausted.sel(material="fe").values[0], 1.0, "feedstock ran out")
+    assert_exact(ds.shortfall_t_mean.sel(material="fe").values[0, 0], 0.0, "no one owes feedstock")
+
+
+# China's rules on Chinese-origin feedstock (3.6.3), switched on by dated events. Two
+# magnets, each made by one maker (one in the US, one abroad) from a licensed Chinese
+# feedstock (2 t/month, a licence live throughout) at 0.25 t per t; each programme needs
+# 3 t/month, so 0.75 t of feedstock each: covered. From month 3 the extraterritorial
+# rule bars the feedstock from the maker abroad: its programme falls 3 units behind a
+# month; from month 5 the military end-use rule bars it from both.
+CASE_RULES_T = """
+[channels.military]
+live_at_start_months = 1000.0
+p_approve = 0.0
+
+[materials.us]
+feedstock = {fe = 0.25}
+[materials.ab]
+feedstock = {fe = 0.25}
+[materials.fe]
+kind = "feedstock"
+[materials.fe.licence.military]
+flow_t = 2.0
+
+[sources.us_maker]
+material = "us"
+capacity_t_per_year = 120.0
+start = "2024-01"
+[sources.ab_maker]
+material = "ab"
+capacity_t_per_year = 120.0
+start = "2024-01"
+abroad = true
+
+[programmes.x_us]
+units_per_year = 36.0
+kg_per_unit = {us = 1000.0}
+[programmes.x_ab]
+units_per_year = 36.0
+kg_per_unit = {ab = 1000.0}
+
+[events.point_one_percent]
+date = "2025-04"
+[events.point_one_percent.set]
+"rules.extraterritorial" = true
+
+[events.military_end_use]
+date = "2025-06"
+[events.military_end_use.set]
+"rules.military_end_use" = true
+"""
+
+
+def test_t2__rules_bar_chinese_feedstock_from_their_date(tmp_path, zscores):
+    T, n, seed = 8, 100, 702
+    _, ds = run_case(tmp_path, "t2", CASE_RULES_T, months=T, n=n, seed=seed)
+    t = np.arange(T)
+    us = 3.0 * np.clip(t - 4, 0, None)  # cut from month 5
+    ab = 3.0 * np.clip(t - 2, 0, None)  # cut from month 3
+    zscores.add_series("t2: units short, maker abroad (0.1% rule from month 3)", ab,
+                       ds.units_short_mean.sel(programme="x_ab").values[0], 0.0, n_paths=n,
+                       seed=seed, show_at=(2, 3, 7))  # fmt: skip
+    assert_exact(ds.units_short_mean.sel(programme="x_us").values[0], us, "US maker")
+    assert_exact(ds.units_short_mean.sel(programme="x_ab").values[0], ab, "maker abroad")
+
+
+# DFARS (the origin rules). A magnet made from a Chinese-origin feedstock (a source
+# marked chinese, 1 t/month, enough) that the rule bars from month 4 unless the path
+# draws a waiver (probability 0.3): P(behind by month t) = 0 before month 4 and 0.7
+# after. And a magnet only China makes (its licence flow), barred from the start as
+# made in China unless a waiver is drawn (probability 0.4): P(behind) = 0.6 throughout.
+CASE_DFARS_T = """
+[channels.military]
+live_at_start_months = 1000.0
+p_approve = 0.0
+
+[materials.mag]
+feedstock = {fe = 0.25}
+[materials.cn_mag]
+[materials.cn_mag.licence.military]
+flow_t = 1.0
+[materials.fe]
+kind = "feedstock"
+
+[sources.chinese_oxide]
+material = "fe"
+capacity_t_per_year = 12.0
+start = "2024-01"
+chinese = true
+[sources.maker]
+material = "mag"
+capacity_t_per_year = 120.0
+start = "2024-01"
+
+[dfars]
+date = "2025-05"
+materials = ["fe"]
+p_waiver = 0.3
+made_in_china = ["cn_mag"]
+p_waiver_made_in_china = 0.4
+
+[programmes.x]
+units_per_year = 12.0
+kg_per_unit = {mag = 1000.0}
+[programmes.y]
+units_per_year = 12.0
+kg_per_unit = {cn_mag = 1000.0}
+"""
+
+
+def test_t3__dfars_bars_chinese_origin_supply_unless_waived(tmp_path, zscores):
+    T, n, seed = 8, 20_000, 703
+    _, ds = run_case(tmp_path, "t3", CASE_DFARS_T, months=T, n=n, seed=seed)
+    t = np.arange(T)
+    p_x = np.where(t >= 4, 0.7, 0.0)
+    p_y = np.full(T, 0.6)
+    z = zscores.add_series("t3: P(behind), feedstock barred from month 4 (waiver 0.3)", p_x,
+                           ds.p_shortfall.sel(programme="x").values[0], p_se(p_x, n),
+                           n_paths=n, seed=seed, show_at=(3, 4, 7))  # fmt: skip
+    assert_small(z, "tier rule")
+    z = zscores.add_series("t3: P(behind), made in China (waiver 0.4)", p_y,
+                           ds.p_shortfall.sel(programme="y").values[0], p_se(p_y, n),
+                           n_paths=n, seed=seed, show_at=(0, 7))  # fmt: skip
+    assert_small(z, "made in China")
+
+
+# An expiry that branches (3.2): a supply licence (1 t/month, just enough) whose flow an
+# event cuts to 0 when it lapses; due in month 2, extended by 3 months with probability
+# 0.25, at most once: it lapses in month 2 on 75% of paths and in month 5 on the rest,
+# so P(behind by t) = 0 before month 2, 0.75 in months 2-4, 1 from month 5. An event
+# limited to a regime the path is never in never fires.
+CASE_EXPIRY = """
+[channels.military]
+live_at_start_months = 1000.0
+p_approve = 0.0
+
+[materials.m]
+[materials.m.licence.military]
+flow_t = 1.0
+
+[programmes.x]
+units_per_year = 12.0
+kg_per_unit = {m = 1000.0}
+
+[events.suspension_ends]
+date = "2025-03"
+p_extend = 0.25
+extend_months = 3
+max_extensions = 1
+[events.suspension_ends.set]
+"materials.m.licence.military.flow_t" = 0.0
+
+[events.never_here]
+date = "2025-02"
+in_regimes = ["storm"]
+[events.never_here.scale]
+"channels.military.flow_t" = 0.0
+"""
+
+
+def test_t4__an_expiry_that_branches_and_an_event_limited_to_a_regime(tmp_path, zscores):
+    T, n, seed = 8, 20_000, 704
+    head = HEAD.replace('names = ["only"]', 'names = ["only", "storm"]').replace(
+        "only = [1.0]", "only = [1.0, 0.0]\nstorm = [0.0, 1.0]")  # fmt: skip
+    _, ds = run_case(tmp_path, "t4", CASE_EXPIRY, months=T, n=n, seed=seed, head=head)
+    t = np.arange(T)
+    p = np.where(t < 2, 0.0, np.where(t < 5, 0.75, 1.0))
+    z = zscores.add_series("t4: P(behind), expiry extended w.p. 0.25", p,
+                           ds.p_shortfall.values[0, 0], p_se(p, n), n_paths=n, seed=seed,
+                           show_at=(1, 2, 4, 5))  # fmt: skip
+    assert_small(z, "branching expiry")
+
+
+# Schedules (1) and effects on a programme (3.2). A programme's rate rises linearly
+# from 12 units a year in month 0 to 36 in month 6 and stays there; with nothing
+# supplied, units short is the sum of the monthly rates and slip the units short over
+# the month's rate. A second programme's rate (12 a year) is doubled by an event from
+# month 3. A source whose capacity rises from 0 in month 0 to 24 t a year in month 4
+# delivers 0.5 t a month more each month to 2 t.
+CASE_SCHEDULE = """
+[channels.military]
+
+[materials.none]
+[materials.m]
+
+[sources.plant]
+material = "m"
+capacity_t_per_year = {"2025-01" = 0.0, "2025-05" = 24.0}
+start = "2024-01"
+
+[programmes.ramp]
+units_per_year = {"2025-01" = 12.0, "2025-07" = 36.0}
+kg_per_unit = {none = 1.0}
+[programmes.doubled]
+units_per_year = 12.0
+kg_per_unit = {none = 1.0}
+[programmes.fed]
+units_per_year = 36.0
+kg_per_unit = {m = 1000.0}
+
+[events.more_rockets]
+date = "2025-04"
+[events.more_rockets.scale]
+"programmes.doubled.units_per_year" = 2.0
+"""
+
+
+def test_t5__schedules_and_a_dated_change_of_rate(tmp_path, zscores):
+    T, n, seed = 10, 100, 705
+    _, ds = run_case(tmp_path, "t5", CASE_SCHEDULE, months=T, n=n, seed=seed)
+    t = np.arange(T)
+    rate = (12.0 + 24.0 * np.minimum(t, 6) / 6.0) / 12.0
+    units = np.cumsum(rate)
+    zscores.add_series("t5: units short on a ramping schedule", units,
+                       ds.units_short_mean.sel(programme="ramp").values[0], 0.0, n_paths=n,
+                       seed=seed, show_at=(0, 3, 6, 9))  # fmt: skip
+    assert_exact(ds.units_short_mean.sel(programme="ramp").values[0], units, "ramp units")
+    assert_exact(ds.slip_months_mean.sel(programme="ramp").values[0], units / rate, "ramp slip")
+    doubled = np.cumsum(np.where(t < 3, 1.0, 2.0))
+    assert_exact(ds.units_short_mean.sel(programme="doubled").values[0], doubled, "doubled")
+    supply = 0.5 * np.minimum(t, 4)
+    owed = np.cumsum(3.0 - supply)
+    assert_exact(ds.shortfall_t_mean.sel(programme="fed", material="m").values[0], owed, "fed")
+
+
+# A scenario that adds a programme (what a user asks about): the base does not have it
+# (zero everywhere, and programme_in_scenario says so); the scenario does.
+CASE_ADDED = """
+[channels.military]
+
+[materials.m]
+
+[programmes.x]
+units_per_year = 12.0
+kg_per_unit = {m = 1000.0}
+
+[scenarios.plus]
+description = "a new programme"
+programmes.y.units_per_year = 24.0
+programmes.y.kg_per_unit = {m = 1000.0}
+"""
+
+
+def test_t6__a_scenario_that_adds_a_programme(tmp_path, zscores):
+    T, n, seed = 4, 100, 706
+    _, ds = run_case(tmp_path, "t6", CASE_ADDED, months=T, n=n, seed=seed)
+    t = np.arange(T)
+    assert list(ds.programme.values) == ["x", "y"]
+    assert ds.programme_in_scenario.values.tolist() == [[True, False], [True, True]]
+    assert_exact(ds.units_short_mean.sel(scenario="base", programme="y").values, 0.0, "absent")
+    assert_exact(
+        ds.units_short_mean.sel(scenario="plus", programme="y").values, 2.0 * (t + 1), "added"
+    )
+    assert_exact(ds.units_short_mean.sel(programme="x").values, [t + 1.0] * 2, "unchanged")

@@ -11,36 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cases import HEAD, load_case
+from cases import within as _within
 
 from reriskmc.config import load_config
 from reriskmc.reference import ReferenceResult, simulate_reference
 
 BASE_TOML = Path(__file__).resolve().parents[2] / "configs" / "base.toml"
 
-# two regimes that never change on their own; most cases use only "calm"
-HEAD = """
-[run]
-start = "2025-01"
-months = {months}
-
-[regimes]
-names = ["calm", "storm"]
-initial = "calm"
-[regimes.transition]
-calm = [1.0, 0.0]
-storm = [0.0, 1.0]
-"""
-
 
 def _load(tmp_path, body: str, months: int = 12):
-    path = tmp_path / "case.toml"
-    path.write_text(HEAD.format(months=months) + body, encoding="utf-8")
-    return load_config(path)
-
-
-def _within(p_hat: np.ndarray, p: np.ndarray, n: int, k: float = 4.0) -> None:
-    se = np.sqrt(p * (1.0 - p) / n)
-    assert np.all(np.abs(p_hat - p) <= k * se + 1e-12), (p_hat, p)
+    return load_case(tmp_path, body, months)
 
 
 # --------------------------------------------------------------------------- stocks
@@ -550,17 +531,24 @@ def base_run() -> ReferenceResult:
 
 def test_reference__shapes(base_run):
     r = base_run
-    S, n, P, M, R, T = 6, 200, 9, 3, 5, 48
+    config = load_config(BASE_TOML)
+    base = config.base
+    S, n = len(config.scenarios), 200
+    P, M = len(config.entries("programmes")), len(base.materials)
+    R, C, T = len(base.regimes), len(base.channels), base.n_months
     assert r.scenarios[0] == "base" and len(r.scenarios) == S
+    assert r.programmes == tuple(p.name for p in config.entries("programmes"))
     assert r.p_shortfall.shape == r.units_short_mean.shape == r.units_short_se.shape == (S, P, T)
     assert r.shortfall_t_mean.shape == r.shortfall_t_se.shape == (S, P, M, T)
     assert r.p_stock_exhausted.shape == (S, M, T)
     assert r.p_regime.shape == (S, R, T)
     assert r.peak_units_short.shape == (S, n, P)
     assert r.peak_shortfall_t.shape == (S, n, P, M)
-    assert r.paths["licence_live"].shape == (S, n, M, 3, T)
+    assert r.programme_in_scenario.shape == (S, P) and r.programme_in_scenario.dtype == bool
+    assert r.paths["licence_live"].shape == (S, n, M, C, T)
     assert r.paths["licence_live"].dtype == bool
     assert r.paths["regime"].shape == (S, n, T)
+    assert r.paths["made"].shape == r.paths["exhausted"].shape == (S, n, M, T)
     for name in ("p_shortfall", "units_short_mean", "shortfall_t_mean", "p_regime"):
         assert getattr(r, name).dtype == np.float64
 

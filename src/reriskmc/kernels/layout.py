@@ -28,6 +28,10 @@ IDLE, PENDING, LIVE = 0, 1, 2
 RELEASE_RULES = ("never", "on_shortfall", "from_date")
 RELEASE_NEVER, RELEASE_ON_SHORTFALL, RELEASE_FROM_DATE = range(len(RELEASE_RULES))
 
+# -- material kinds: what programmes need, and what magnet makers need
+MATERIAL_KINDS = ("magnet", "feedstock")
+MAGNET, FEEDSTOCK = range(len(MATERIAL_KINDS))
+
 # -- DPAS priorities, served in this order
 PRIORITIES = ("DX", "DO")
 DX, DO = range(len(PRIORITIES))
@@ -38,10 +42,13 @@ NO_MONTH = 1 << 40
 # -- random streams: counter word 1 is 0 for the path's own draws, month + 1 for a month's
 STREAM_PATH = 0
 
-# -- float blocks of theta: (name, shape in dims)
+# -- float blocks of theta: (name, shape in dims; a digit is a fixed size). N: schedule
+# nodes of the programmes' rates, Q: of the sources' capacities (scenarios' maximum)
 FLOAT_BLOCKS = (
     ("p_concession", "1"),
     ("p_waiver", "1"),
+    ("p_waiver_mic", "1"),
+    ("rules", "2"),
     ("ev_p_extend", "E"),
     ("ev_extend_months", "E"),
     ("ev_p_fire", "E"),
@@ -59,17 +66,20 @@ FLOAT_BLOCKS = (
     ("stock0", "M"),
     ("release_lag", "M"),
     ("release_rate", "M"),
-    ("src_capacity", "K"),
+    ("feed", "MM"),
+    ("cap_nodes", "Q"),
     ("src_ramp", "K"),
     ("src_slip", "K"),
     ("src_yield", "K"),
     ("src_p_qual", "K"),
     ("src_qual_months", "K"),
     ("src_share", "K"),
-    ("units_per_year", "P"),
+    ("rate_nodes", "N"),
     ("catch_up", "P"),
     ("kg", "PM"),
 )
+#: the rules' places in the "rules" block
+RULE_MILITARY_END_USE, RULE_EXTRATERRITORIAL = range(2)
 
 # -- int blocks of struct
 INT_BLOCKS = (
@@ -79,21 +89,28 @@ INT_BLOCKS = (
     ("talks", "R"),
     ("dfars_month", "1"),
     ("dfars_applies", "M"),
+    ("made_in_china", "M"),
     ("ev_month", "E"),
     ("ev_max_ext", "E"),
     ("ev_jump", "E"),
     ("ev_matrix", "E"),
+    ("ev_in", "ER"),
     ("ch_fast", "C"),
     ("ch_open", "CR"),
+    ("kind", "M"),
     ("fast_track", "M"),
     ("release_rule", "M"),
     ("release_month", "M"),
     ("src_material", "K"),
     ("src_start", "K"),
+    ("src_chinese", "K"),
+    ("src_abroad", "K"),
     ("priority", "P"),
     ("prog_start", "P"),
     ("prog_end", "P"),
     ("twin_china", "1"),
+    ("kg_used", "PM"),
+    ("makes", "M"),
 )
 
 #: each float block's offset in theta, by name
@@ -102,7 +119,10 @@ FloatOffsets = namedtuple("FloatOffsets", [name for name, _ in FLOAT_BLOCKS])
 IntOffsets = namedtuple("IntOffsets", [name for name, _ in INT_BLOCKS])
 #: the model's sizes; n_matrices transition matrices, n_path_slots uniforms drawn per
 #: path for distribution-valued parameters
-Dims = namedtuple("Dims", ["R", "C", "M", "K", "P", "E", "T", "S", "n_matrices", "n_path_slots"])
+Dims = namedtuple(
+    "Dims",
+    ["R", "C", "M", "K", "P", "E", "T", "S", "N", "Q", "n_effects", "n_matrices", "n_path_slots"],
+)
 #: where each kind of draw sits among a month's uniforms (see :func:`month_slots`)
 MonthSlots = namedtuple("MonthSlots", ["regime", "events", "concession", "licences", "total"])
 #: the numbers below which the statistics count a value as zero (units behind, tonnes
@@ -111,6 +131,9 @@ Floors = namedtuple("Floors", ["units", "tonnes", "months", "behind_units"])
 #: a slip counts as more than a threshold only beyond this many months more: a slip of
 #: exactly k months, computed with rounding, must not count as more than k
 SLIP_TOLERANCE = 1e-9
+#: the least monthly rate, in units, that slip is measured in: a smaller one counts as
+#: none (its inverse would overflow)
+RATE_FLOOR = 1e-9
 #: a scenario's month record: the rows where each kind of value starts (per programme:
 #: units behind, slip in months, share of the schedule missed; per programme and
 #: material: tonnes owed), and the rows in all, a multiple of 8 so that the record folds
@@ -124,7 +147,11 @@ RecordRows = namedtuple("RecordRows", ["units", "slip", "share", "owed", "total"
 #: ``tables`` (-1: none); th_slot int64[S, n_theta] the path's uniform of a drawn
 #: position (-1: none); th_same int64[S, n_theta] the first scenario drawing a position
 #: the same way (-1: none); tables float64[n_tables, TABLE_NODES]; struct
-#: int64[S, n_struct]; cum_trans float64[S, n_matrices, R, R] cumulative transition rows
+#: int64[S, n_struct]; cum_trans float64[S, n_matrices, R, R] cumulative transition rows;
+#: rate_cols int64[S, P, T, 2] and rate_w float64[S, P, T] (cap_* likewise [S, K, T]):
+#: a schedule's value in month t is theta at the first column plus rate_w times the
+#: difference of the two columns' values; eff_* [S, n_effects]: each effect's event
+#: (-1: none), column in theta, operation (EFFECT_SET, EFFECT_SCALE) and value
 Params = namedtuple(
     "Params",
     [
@@ -144,19 +171,34 @@ Params = namedtuple(
         "tables",
         "struct",
         "cum_trans",
+        "rate_cols",
+        "rate_w",
+        "cap_cols",
+        "cap_w",
+        "eff_event",
+        "eff_pos",
+        "eff_op",
+        "eff_value",
     ],
 )
+
+# -- an effect's operation on its parameter (config.Effect.op)
+EFFECT_OPS = ("set", "scale")
+EFFECT_SET, EFFECT_SCALE = range(len(EFFECT_OPS))
+#: a scale of a probability or share: the product is capped at 1
+EFFECT_SCALE_TO_ONE = len(EFFECT_OPS)
 
 # -- the blocks the China stage reads (kernels/paths.china_month). A scenario whose blocks
 # equal an earlier scenario's (same values or distributions, same random-number slots)
 # has that stage's result on every path: its twin, found by pack and stored in
 # twin_china (-1: none)
-CHINA_FLOATS = ("p_concession", "p_waiver", "ev_p_extend", "ev_extend_months", "ev_p_fire",
-                "flow", "lag", "term", "live0", "p_approve", "p_approve_conc", "p_revoke",
-                "leakage", "recycling")  # fmt: skip
+CHINA_FLOATS = ("p_concession", "p_waiver", "p_waiver_mic", "ev_p_extend", "ev_extend_months",
+                "ev_p_fire", "flow", "lag", "term", "live0", "p_approve", "p_approve_conc",
+                "p_revoke", "leakage", "recycling")  # fmt: skip
+# (and the scenario's transition matrices and its events' effects)
 CHINA_INTS = ("initial", "conceded0", "opens_fast", "talks", "dfars_month", "dfars_applies",
-              "ev_month", "ev_max_ext", "ev_jump", "ev_matrix", "ch_fast", "ch_open",
-              "fast_track")  # and the scenario's transition matrices  # fmt: skip
+              "made_in_china", "ev_month", "ev_max_ext", "ev_jump", "ev_matrix", "ev_in",
+              "ch_fast", "ch_open", "kind", "fast_track")  # fmt: skip
 
 
 def month_slots(n_events: int, n_materials: int, n_channels: int) -> MonthSlots:
@@ -179,6 +221,5 @@ def record_rows(n_programmes: int, n_materials: int) -> RecordRows:
 def block_size(shape: str, dims: dict) -> int:
     n = 1
     for ch in shape:
-        if ch != "1":
-            n *= dims[ch]
+        n *= int(ch) if ch.isdigit() else dims[ch]
     return n

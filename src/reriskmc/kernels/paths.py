@@ -23,7 +23,22 @@ from __future__ import annotations
 import math
 
 from .._jit import jit
-from .layout import FIXED, IDLE, LIVE, PENDING, RELEASE_FROM_DATE, RELEASE_ON_SHORTFALL, STREAM_PATH
+from .layout import (
+    EFFECT_SCALE_TO_ONE,
+    EFFECT_SET,
+    FEEDSTOCK,
+    FIXED,
+    IDLE,
+    LIVE,
+    MAGNET,
+    PENDING,
+    RATE_FLOOR,
+    RELEASE_FROM_DATE,
+    RELEASE_ON_SHORTFALL,
+    RULE_EXTRATERRITORIAL,
+    RULE_MILITARY_END_USE,
+    STREAM_PATH,
+)
 from .rng import fill_uniforms, transform
 
 #: stocks have run out when a need of more than this many tonnes is left uncovered
@@ -48,11 +63,11 @@ def draw_path(pk, w, k0, k1, path, g):
     """Draw path ``path``'s own uniforms and per-path parameters into ``w`` as the
     ``g``-th path of its group (``w.theta``, ``w.qualified``, ``w.waived``); the point
     values are there already (:func:`fill_fixed`). Its monthly uniforms are drawn a
-    month at a time, for the whole group, by :func:`china_stage`."""
+    month at a time, for the whole group (:func:`draw_month`)."""
     theta, u_path = w.theta, w.u_path
     S, K, nps = pk.dims.S, pk.dims.K, pk.dims.n_path_slots
     th_same = pk.th_same  # -1 where fixed (Packed.th_same)
-    fill_uniforms(u_path, nps + 1 + K, STREAM_PATH, path, 1, k0, k1)
+    fill_uniforms(u_path, nps + 2 + K, STREAM_PATH, path, 1, k0, k1)
     for s in range(S):
         for k in range(pk.th_fixed.shape[1]):
             same = th_same[s, k]
@@ -68,9 +83,17 @@ def draw_path(pk, w, k0, k1, path, g):
                     max(pk.th_table[s, k], 0),
                     u_path[pk.th_slot[s, k], 0],
                 )
+        # a point value an event changed on the group's previous path is restored
+        for j in range(pk.eff_event.shape[1]):
+            if pk.eff_event[s, j] < 0:
+                break
+            k = pk.eff_pos[s, j]
+            if pk.th_code[s, k] == FIXED:
+                theta[s, k, g] = pk.th_fixed[s, k]
         w.waived[s, g] = u_path[nps, 0] < theta[s, pk.f.p_waiver, g]
         for q in range(K):
             w.qualified[s, q, g] = u_path[nps + 1 + q, 0] < theta[s, pk.f.src_p_qual + q, g]
+        w.waived_mic[s, g] = u_path[nps + 1 + K, 0] < theta[s, pk.f.p_waiver_mic, g]
 
 
 @jit(inline="always")
@@ -102,6 +125,7 @@ def _start_china(pk, w, s, n):
             ev[s, 0, e, g] = month
             ev[s, 1, e, g] = 0
             ev[s, 2, e, g] = 0
+            w.fired[s, e, g] = -1
     for idx in range(pk.dims.M * pk.dims.C):
         f_live0 = pk.f.live0 + idx
         for g in range(n):
@@ -112,16 +136,11 @@ def _start_china(pk, w, s, n):
 
 @jit(inline="always")
 def _regime_and_events(pk, w, s, t, n):
-    """3.1 the regime's step and 3.2 the events, in scenario ``s`` and month ``t``."""
-    struct, theta, u, ev, policy, cum = (
-        pk.struct,
-        w.theta,
-        w.u_month,
-        w.events,
-        w.policy,
-        pk.cum_trans,
-    )
-    R, E = pk.dims.R, pk.dims.E
+    """3.1 the regime's step and 3.2 the events, in scenario ``s`` and month ``t``; an
+    event that fires records the month in ``w.fired`` (its parameter effects are applied
+    by :func:`apply_effects`)."""
+    struct, theta, u, ev, policy = pk.struct, w.theta, w.u_month, w.events, w.policy
+    R = pk.dims.R
     # 3.1: the first row entry the uniform falls below (rows are cumulative, so the
     # number of entries at or below it)
     if t > 0:
@@ -129,62 +148,105 @@ def _regime_and_events(pk, w, s, t, n):
             r0, mi, x = policy[s, 0, g], policy[s, 1, g], u[pk.u.regime, g]
             r = 0
             for q in range(R - 1):
-                r += 1 if x >= cum[s, mi, r0, q] else 0
+                r += 1 if x >= pk.cum_trans[s, mi, r0, q] else 0
             policy[s, 0, g] = r
     # 3.2
-    for e in range(E):
+    for e in range(pk.dims.E):
         max_ext = struct[s, pk.i.ev_max_ext + e]
         jump = struct[s, pk.i.ev_jump + e]
         mat = struct[s, pk.i.ev_matrix + e]
         f_ext, f_months = pk.f.ev_p_extend + e, pk.f.ev_extend_months + e
         f_fire = pk.f.ev_p_fire + e
         u_ext, u_fire = pk.u.events + 2 * e, pk.u.events + 2 * e + 1
+        i_in = pk.i.ev_in + e * R
         for g in range(n):
             due = (ev[s, 2, e, g] == 0) & (ev[s, 0, e, g] == t)
             extend = due & (ev[s, 1, e, g] < max_ext) & (u[u_ext, g] < theta[s, f_ext, g])
             lapse = due & (not extend)
-            fire = lapse & (u[u_fire, g] < theta[s, f_fire, g])
+            allowed = struct[s, i_in + policy[s, 0, g]] != 0
+            fire = lapse & allowed & (u[u_fire, g] < theta[s, f_fire, g])
             step = max(1, _round_half_up(theta[s, f_months, g]))
             ev[s, 0, e, g] += step if extend else 0
             ev[s, 1, e, g] += 1 if extend else 0
             ev[s, 2, e, g] = 1 if lapse else ev[s, 2, e, g]
             policy[s, 0, g] = jump if fire & (jump >= 0) else policy[s, 0, g]
             policy[s, 1, g] = mat if fire & (mat >= 0) else policy[s, 1, g]
+            w.fired[s, e, g] = t if fire else w.fired[s, e, g]
+
+
+@jit(inline="always")
+def apply_effects(pk, w, s, t, n):
+    """3.2: the parameters of scenario ``s`` that the events fired this month change,
+    from this month on (on the paths where they fired), and the per-path constants
+    derived from them are computed again. A scenario that shares the China stage with
+    an earlier one reads that one's events."""
+    twin = pk.struct[s, pk.i.twin_china]
+    src = s if twin < 0 else twin
+    theta = w.theta
+    changed = False
+    for j in range(pk.eff_event.shape[1]):
+        e = pk.eff_event[s, j]
+        if e < 0:
+            break
+        col, value, op = pk.eff_pos[s, j], pk.eff_value[s, j], pk.eff_op[s, j]
+        cap = 1.0 if op == EFFECT_SCALE_TO_ONE else math.inf
+        for g in range(n):
+            hit = w.fired[src, e, g] == t
+            old = theta[s, col, g]
+            new = value if op == EFFECT_SET else min(old * value, cap)
+            theta[s, col, g] = new if hit else old
+            changed |= hit
+    if changed:
+        for g in range(n):
+            store_parameters(pk, w, s, g)
+
+
+@jit(inline="always")
+def _barred(pk, w, s, m, t, g):
+    """Whether Chinese-origin supply of material ``m`` is barred in month ``t`` on the
+    ``g``-th path (the DFARS rules, less the path's waivers)."""
+    made = (pk.struct[s, pk.i.made_in_china + m] != 0) & (not w.waived_mic[s, g])
+    mined = (
+        (pk.struct[s, pk.i.dfars_applies + m] != 0)
+        & (t >= pk.struct[s, pk.i.dfars_month])
+        & (not w.waived[s, g])
+    )
+    return made | mined
 
 
 @jit(inline="always")
 def china_month(pk, w, s, t, n):
     """Month ``t`` of sections 3.1-3.4 in scenario ``s`` for the group's first ``n``
-    paths: the regime, events, linkage and licences. Writes ``w.china[s, m, g]``: the
-    month's recycling plus licensed imports from China, tonnes.
+    paths: the regime, events (and their effects), linkage and licences. Writes
+    ``w.china[s, m, g]``: the month's Chinese-origin licensed supply that is not barred,
+    tonnes (plus a magnet's recycling).
 
     The group's paths go side by side: each step is a loop over paths that runs as
     vector code, every path's decisions taken by selection rather than by branching
     (each path's arithmetic and comparisons are the same as alone)."""
     struct, theta, u = pk.struct, w.theta, w.u_month
-    waived, lic, policy, supply = w.waived, w.licences, w.policy, w.china
+    lic, policy, supply = w.licences, w.policy, w.china
     R, C, M = pk.dims.R, pk.dims.C, pk.dims.M
     f_flow, f_lag, f_term = pk.f.flow, pk.f.lag, pk.f.term
     f_pa, f_pac, f_prv = pk.f.p_approve, pk.f.p_approve_conc, pk.f.p_revoke
     i_talks, i_open = pk.i.talks, pk.i.ch_open
 
     _regime_and_events(pk, w, s, t, n)
+    apply_effects(pk, w, s, t, n)
     # -- 3.3 linkage
     f_conc, u_conc = pk.f.p_concession, pk.u.concession
     for g in range(n):
         talks = struct[s, i_talks + policy[s, 0, g]] != 0
         offer = talks & (u[u_conc, g] < theta[s, f_conc, g])
         policy[s, 2, g] = 1 if offer else policy[s, 2, g]
-    # -- 3.4 licences, plus recycling (the first part of 3.5)
+    # -- 3.4 licences (and a magnet's recycling, the first part of its direct supply)
     opens_fast = struct[s, pk.i.opens_fast] != 0
-    dfars_now = t >= struct[s, pk.i.dfars_month]
     for m in range(M):
-        f_recycling = pk.f.recycling + m
         f_leak = pk.f.leakage + m
-        dfars = dfars_now & (struct[s, pk.i.dfars_applies + m] != 0)
         fast_track = struct[s, pk.i.fast_track + m] != 0
+        magnet = struct[s, pk.i.kind + m] == MAGNET
         for g in range(n):
-            supply[s, m, g] = theta[s, f_recycling, g]
+            supply[s, m, g] = theta[s, pk.f.recycling + m, g] if magnet else 0.0
         for c in range(C):
             idx = m * C + c
             ur = pk.u.licences + 3 * idx
@@ -213,8 +275,8 @@ def china_month(pk, w, s, t, n):
                 st = PENDING if applies else st
                 lic[s, 0, idx, g] = st
                 lic[s, 1, idx, g] = month
-                # imports under a live licence, unless DFARS bars China (and no waiver)
-                flows = (st == LIVE) & ((not dfars) | waived[s, g])
+                # imports under a live licence, unless the DFARS rules bar them
+                flows = (st == LIVE) & (not _barred(pk, w, s, m, t, g))
                 is_open = (
                     always_open | (struct[s, i_open + c * R + r] != 0) | (conceded & opens_fast)
                 )
@@ -227,22 +289,13 @@ def china_month(pk, w, s, t, n):
 @jit(inline="always")
 def store_parameters(pk, w, s, g):
     """The per-path constants of scenario ``s`` that the month loop reads, for the
-    ``g``-th path of the group: each source's output at full ramp, first month of
-    output and inverse ramp (``w.src_*``), and the programmes' and materials' values
-    (``w.per_pm``, ``w.per_p``, ``w.per_m``).
-
-    Computed once per path: the month loop then multiplies instead of dividing (a
-    division costs about ten multiplications, and numba may not turn x / 1000 into
-    x * 0.001 without fastmath).
+    ``g``-th path of the group: each source's first month of output and inverse ramp
+    (``w.src_*``), and the programmes' and materials' values (``w.per_pm``,
+    ``w.per_p``, ``w.per_m``). Computed once per path (and again when an event changes
+    a parameter): the month loop then multiplies instead of dividing.
     """
     theta, f = w.theta, pk.f
     for k in range(pk.dims.K):
-        w.src_out[s, k, g] = (
-            theta[s, f.src_capacity + k, g]
-            / 12.0
-            * theta[s, f.src_yield + k, g]
-            * theta[s, f.src_share + k, g]
-        )
         w.src_first[s, k, g] = (
             pk.struct[s, pk.i.src_start + k]
             + theta[s, f.src_slip + k, g]
@@ -251,18 +304,14 @@ def store_parameters(pk, w, s, g):
         ramp_months = theta[s, f.src_ramp + k, g]
         w.src_inv_ramp[s, k, g] = 1.0 / ramp_months if ramp_months > 0.0 else -1.0
     M = pk.dims.M
-    per_pm, per_p, per_m = w.per_pm, w.per_p, w.per_m
+    per_pm, per_m = w.per_pm, w.per_m
     for p in range(pk.dims.P):
-        rate = theta[s, f.units_per_year + p, g] / 12.0
-        per_p[s, 0, p, g] = rate
-        per_p[s, 1, p, g] = rate * (1.0 + theta[s, f.catch_up + p, g])
-        per_p[s, 2, p, g] = 1.0 / rate if rate > 0.0 else 0.0
+        w.per_p[s, 0, p, g] = 1.0 + theta[s, f.catch_up + p, g]
         for m in range(M):
             j = p * M + m
             kg = theta[s, f.kg + j, g] / 1000.0
             per_pm[s, 0, j, g] = kg
             per_pm[s, 1, j, g] = 1.0 / kg if kg > 0.0 else 0.0
-            per_pm[s, 2, j, g] = rate * kg
     for m in range(M):
         per_m[s, 0, m, g] = theta[s, f.buffer0 + m, g]
         per_m[s, 1, m, g] = theta[s, f.stock0 + m, g]
@@ -273,11 +322,10 @@ def store_parameters(pk, w, s, g):
 
 @jit(inline="always")
 def _no_kg(pk, s, j):
-    """Whether kg per unit ``j`` (programme-material pair) of scenario ``s`` is a point
-    value of zero: a pair that uses none of the material, where nothing is wanted, owed
-    or allocated, so that the month loop skips it (its tonnes owed are 0)."""
-    k = pk.f.kg + j
-    return pk.th_code[s, k] == FIXED and pk.th_fixed[s, k] == 0.0
+    """Whether programme-material pair ``j`` of scenario ``s`` uses none of the material
+    on any path (kg per unit a point value of zero that no event sets): nothing is
+    wanted, owed or allocated, so the month loop skips it (its tonnes owed are 0)."""
+    return pk.struct[s, pk.i.kg_used + j] == 0
 
 
 @jit(inline="always")
@@ -304,31 +352,17 @@ def _start_stocks_and_schedule(pk, w, s, n):
 
 
 @jit(inline="always")
-def month_supply(pk, w, s, t, n):
-    """3.5: the month's supply of each material in scenario ``s``, ``w.stocks[s, 2]``:
-    recycling and China (``w.china``, from :func:`china_month` or the scenario's twin),
-    then the other sources in order."""
-    stocks, china = w.stocks, w.china
-    src = s if pk.struct[s, pk.i.twin_china] < 0 else pk.struct[s, pk.i.twin_china]
-    for m in range(pk.dims.M):
-        for g in range(n):
-            stocks[s, 2, m, g] = china[src, m, g]
-    for k in range(pk.dims.K):
-        mk = pk.struct[s, pk.i.src_material + k]
-        for g in range(n):  # by selection, so that the loop runs as vector code
-            first = w.src_first[s, k, g]
-            inv_ramp = w.src_inv_ramp[s, k, g]
-            ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - first + 1.0) * inv_ramp)
-            on = w.qualified[s, k, g] & (t >= first)
-            v = stocks[s, 2, mk, g]
-            stocks[s, 2, mk, g] = v + w.src_out[s, k, g] * ramp if on else v
+def _scheduled(theta, cols, weight, s, j, t, g):
+    """A schedule's value in month ``t`` (linear between its nodes, flat outside)."""
+    a = theta[s, cols[s, j, t, 0], g]
+    return a + weight[s, j, t] * (theta[s, cols[s, j, t, 1], g] - a)
 
 
 @jit(inline="always")
 def _demand(pk, w, s, n, t):
-    """3.6: each programme's schedule, want and request of each material; the month's
+    """3.5: each programme's schedule, want and request of each material; the month's
     demand per material, all and DX only, summed in programme order."""
-    struct, per_pm, per_p, demand = pk.struct, w.per_pm, w.per_p, w.demand
+    struct, per_pm, per_p, demand, theta = pk.struct, w.per_pm, w.per_p, w.demand, w.theta
     pm, prog = w.pm, w.prog
     M = pk.dims.M
     for m in range(M):
@@ -336,19 +370,23 @@ def _demand(pk, w, s, n, t):
             demand[0, m, g] = 0.0
             demand[1, m, g] = 0.0
     for p in range(pk.dims.P):
-        if struct[s, pk.i.prog_start + p] <= t <= struct[s, pk.i.prog_end + p]:
+        on = struct[s, pk.i.prog_start + p] <= t <= struct[s, pk.i.prog_end + p]
+        for g in range(n):
+            rate = _scheduled(theta, pk.rate_cols, pk.rate_w, s, p, t, g) / 12.0
+            w.rate[p, g] = rate if on else 0.0
+            prog[s, 2, p, g] = max(0.0, min(prog[s, 0, p, g] + w.rate[p, g] - prog[s, 1, p, g],
+                                             rate * per_p[s, 0, p, g]))  # fmt: skip
+        if on:
             for g in range(n):
-                prog[s, 0, p, g] += per_p[s, 0, p, g]
+                rate = w.rate[p, g]
+                prog[s, 0, p, g] += rate
                 # the rate slip is measured in: this month's, if it schedules any
-                inv = per_p[s, 2, p, g]
-                w.inv_ref[s, p, g] = inv if inv > 0.0 else w.inv_ref[s, p, g]
+                w.inv_ref[s, p, g] = 1.0 / rate if rate > RATE_FLOOR else w.inv_ref[s, p, g]
             for m in range(M):
                 if _no_kg(pk, s, p * M + m):
                     continue
                 for g in range(n):
-                    pm[s, 1, p * M + m, g] += per_pm[s, 2, p * M + m, g]
-        for g in range(n):
-            prog[s, 2, p, g] = max(0.0, min(prog[s, 0, p, g] - prog[s, 1, p, g], per_p[s, 1, p, g]))
+                    pm[s, 1, p * M + m, g] += w.rate[p, g] * per_pm[s, 0, p * M + m, g]
         is_dx = struct[s, pk.i.priority + p] == 0
         for m in range(M):
             j = p * M + m
@@ -364,6 +402,138 @@ def _demand(pk, w, s, n, t):
 
 
 @jit(inline="always")
+def _source_output(pk, w, s, k, t, g):
+    """What source ``k`` can deliver in month ``t`` on the ``g``-th path, t (3.6)."""
+    theta, f = w.theta, pk.f
+    first = w.src_first[s, k, g]
+    inv_ramp = w.src_inv_ramp[s, k, g]
+    ramp = 1.0 if inv_ramp < 0.0 else min(1.0, (t - first + 1.0) * inv_ramp)
+    out = (
+        _scheduled(theta, pk.cap_cols, pk.cap_w, s, k, t, g)
+        / 12.0
+        * theta[s, f.src_yield + k, g]
+        * theta[s, f.src_share + k, g]
+    )
+    return out * ramp if w.qualified[s, k, g] & (t >= first) else 0.0
+
+
+@jit(inline="always")
+def _direct_supply(pk, w, s, t, n):
+    """3.6.1-2: the direct supply of every magnet (``w.stocks[s, 2]``) and the
+    feedstock pools (``w.pools``: non-Chinese, Chinese-origin) from recycling, licences
+    (``w.china``, this scenario's or its twin's) and the sources that are not makers."""
+    struct, stocks, pools = pk.struct, w.stocks, w.pools
+    twin = struct[s, pk.i.twin_china]
+    src = s if twin < 0 else twin
+    for m in range(pk.dims.M):
+        magnet = struct[s, pk.i.kind + m] == MAGNET
+        for g in range(n):
+            v = w.china[src, m, g]
+            stocks[s, 2, m, g] = v if magnet else 0.0
+            pools[0, m, g] = 0.0 if magnet else w.theta[s, pk.f.recycling + m, g]
+            pools[1, m, g] = 0.0 if magnet else v
+    for k in range(pk.dims.K):
+        mk = struct[s, pk.i.src_material + k]
+        if _makes(pk, s, mk):
+            continue  # a maker: it produces to order (_makers)
+        chinese = struct[s, pk.i.src_chinese + k] != 0
+        magnet = struct[s, pk.i.kind + mk] == MAGNET
+        for g in range(n):  # by selection, so that the loop runs as vector code
+            out = _source_output(pk, w, s, k, t, g)
+            out = 0.0 if chinese & _barred(pk, w, s, mk, t, g) else out
+            if magnet:
+                stocks[s, 2, mk, g] += out
+            elif chinese:
+                pools[1, mk, g] += out
+            else:
+                pools[0, mk, g] += out
+
+
+@jit(inline="always")
+def _makes(pk, s, m):
+    """Whether material ``m``'s sources are makers: it is made from feedstock."""
+    return pk.struct[s, pk.i.makes + m] != 0
+
+
+@jit(inline="always")
+def _makers(pk, w, s, t, n):
+    """3.6.3-4: each magnet made from feedstock is ordered from its makers (the month's
+    need and the contractors' inventory refill, less its direct supply), who make it in
+    config order up to their capacity and the feedstock they may use; then each
+    feedstock's inventory keeps what is left of its non-Chinese pool."""
+    struct, theta, stocks, pools, order = pk.struct, w.theta, w.stocks, w.pools, w.order
+    M = pk.dims.M
+    f_rule = pk.f.rules
+    for m in range(M):
+        if struct[s, pk.i.kind + m] != MAGNET or not _makes(pk, s, m):
+            continue
+        for g in range(n):
+            refill = max(0.0, w.per_m[s, 2, m, g] - stocks[s, 0, m, g])
+            order[0, g] = max(0.0, w.demand[0, m, g] + refill - stocks[s, 2, m, g])
+        for k in range(pk.dims.K):
+            if struct[s, pk.i.src_material + k] != m:
+                continue
+            abroad = struct[s, pk.i.src_abroad + k] != 0
+            chinese = struct[s, pk.i.src_chinese + k] != 0
+            for g in range(n):
+                extra = theta[s, f_rule + RULE_EXTRATERRITORIAL, g] != 0.0
+                military = theta[s, f_rule + RULE_MILITARY_END_USE, g] != 0.0
+                out = _source_output(pk, w, s, k, t, g)
+                out = 0.0 if chinese & _barred(pk, w, s, m, t, g) else out  # made in China
+                order[1, g] = min(order[0, g], out)
+                order[3, g] = order[1, g]
+                order[2, g] = 0.0 if military | (abroad & extra) else 1.0
+            _make(pk, w, s, m, t, n)
+            for g in range(n):
+                order[0, g] -= order[1, g]
+                stocks[s, 2, m, g] += order[1, g]
+    for f in range(M):
+        if struct[s, pk.i.kind + f] != FEEDSTOCK:
+            continue
+        for g in range(n):
+            buffer = stocks[s, 0, f, g]
+            cap = w.per_m[s, 2, f, g]
+            stocks[s, 0, f, g] = buffer if buffer >= cap else min(cap, buffer + pools[0, f, g])
+
+
+@jit(inline="always")
+def _make(pk, w, s, m, t, n):
+    """One maker's production of magnet ``m``, for the group's paths: it wants
+    ``w.order[3]`` tonnes and makes (into ``w.order[1]``) what each feedstock it needs
+    allows (Chinese-origin only where ``w.order[2]`` is 1); takes the feedstock it uses
+    from the pools and the inventory, and marks a feedstock whose stocks could not
+    cover the need as run out."""
+    M, theta, pools, stocks, order = pk.dims.M, w.theta, w.pools, w.stocks, w.order
+    for f in range(M):
+        col = pk.f.feed + m * M + f
+        if pk.th_code[s, col] == FIXED and pk.th_fixed[s, col] <= 0.0:
+            continue  # a feedstock it never needs
+        for g in range(n):
+            a = theta[s, col, g]
+            want = order[3, g]
+            avail = order[2, g] * pools[1, f, g] + pools[0, f, g] + stocks[s, 0, f, g]
+            short = (a > 0.0) & ((want - avail / a) * a > EXHAUSTED_T)
+            w.first_out[s, f, g] = t if short & (w.first_out[s, f, g] < 0) else w.first_out[s, f, g]
+            order[1, g] = min(order[1, g], avail / a) if a > 0.0 else order[1, g]
+    for g in range(n):
+        order[1, g] = max(order[1, g], 0.0)
+    for f in range(M):
+        col = pk.f.feed + m * M + f
+        if pk.th_code[s, col] == FIXED and pk.th_fixed[s, col] <= 0.0:
+            continue
+        for g in range(n):
+            a = theta[s, col, g]
+            take = order[1, g] * a if a > 0.0 else 0.0
+            used = min(take, order[2, g] * pools[1, f, g])
+            pools[1, f, g] -= used
+            take -= used
+            used = min(take, pools[0, f, g])
+            pools[0, f, g] -= used
+            take -= used
+            stocks[s, 0, f, g] = max(0.0, stocks[s, 0, f, g] - take)
+
+
+@jit(inline="always")
 def _allocate(pk, w, s, n, t):
     """3.7: stocks cover what supply does not, the stockpile releases when its rule
     allows, and DPAS shares the available amount (DX first, pro rata within a class).
@@ -372,6 +542,8 @@ def _allocate(pk, w, s, n, t):
     stocks, per_m, demand = w.stocks, w.per_m, w.demand
     first_short, first_out = w.first_short, w.first_out
     for m in range(pk.dims.M):
+        if pk.struct[s, pk.i.kind + m] != MAGNET:
+            continue  # a feedstock goes to its makers (3.6), not to programmes
         rule = pk.struct[s, pk.i.release_rule + m]
         release_month = pk.struct[s, pk.i.release_month + m]
         for g in range(n):
@@ -491,15 +663,18 @@ def simulate_month(pk, w, k0, k1, path0, n, t, rec):
 
     A scenario that shares the China stage with an earlier one (its *twin*, found by
     ``pack``: the same inputs, so on the same random numbers the same result) reads the
-    twin's month instead of computing its own.
+    twin's month instead of computing its own, and applies its own events' effects.
     """
     draw_month(w, k0, k1, path0, n, t)
     for s in range(pk.dims.S):
         if pk.struct[s, pk.i.twin_china] < 0:
             china_month(pk, w, s, t, n)
     for s in range(pk.dims.S):
-        month_supply(pk, w, s, t, n)
+        if pk.struct[s, pk.i.twin_china] >= 0:
+            apply_effects(pk, w, s, t, n)
         _demand(pk, w, s, n, t)
+        _direct_supply(pk, w, s, t, n)
+        _makers(pk, w, s, t, n)
         _allocate(pk, w, s, n, t)
         _build_and_record(pk, w, s, n, rec)
 

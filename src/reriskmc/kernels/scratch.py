@@ -41,30 +41,36 @@ DEFAULT_BLOCK = 64 * CHUNK
 
 #: one thread's scratch; "G" is the group of paths side by side, last axis
 Work = namedtuple("Work", [
-    "theta",         # float64[S, n_theta, G]: each path's parameter values
-    "u_path",        # float64[n_path_uniforms, 1]: one path's own uniforms
-    "u_month",       # float64[n_month_uniforms, G]: one month's uniforms
-    "qualified",     # bool[S, K, G]: each source qualified for military use
-    "waived",        # bool[S, G]: a DFARS waiver drawn
-    "events",        # int64[S, 3, E, G]: deadline, extensions used, done
-    "licences",      # int64[S, 2, M * C, G]: state, month (of decision or expiry)
-    "policy",        # int64[S, 3, G]: regime, transition matrix, conceded
-    "china",         # float64[S, M, G]: the month's recycling and licensed Chinese flows, t
-    "src_out",       # float64[S, K, G]: each source's output at full ramp, t/month
-    "src_first",     # float64[S, K, G]: its first month of output
-    "src_inv_ramp",  # float64[S, K, G]: 1 / its ramp in months (-1: none)
-    "per_pm",        # float64[S, 3, P * M, G]: t per unit, its inverse, t/month scheduled
-    "per_p",         # float64[S, 3, P, G]: rate (units/month), most a month can build, 1 / rate
-    "per_m",         # float64[S, 5, M, G]: buffer, stockpile, buffer cap, release lag, rate
-    "stocks",        # float64[S, 3, M, G]: buffer, stockpile, the month's supply
-    "first_short",   # int64[S, M, G]: first buffer-shortage month (-1: none yet)
-    "first_out",     # int64[S, M, G]: the first month stocks ran out (-1: not yet)
-    "pm",            # float64[S, 3, P * M, G]: wip, required to date, allocated to date
-    "month_pm",      # float64[2, P * M, G]: the month's need and allocation (any scenario)
-    "prog",          # float64[S, 3, P, G]: scheduled, built, want
-    "inv_ref",       # float64[S, P, G]: 1 / the rate slip is measured in (0: none scheduled yet)
-    "demand",        # float64[4, M, G]: the month's demand, DX demand, DX share, DO share
-    "built",         # float64[G]: units built this month
+    "theta",        # float64[S, n_theta, G]: each path's parameter values
+    "u_path",       # float64[n_path_uniforms, 1]: one path's own uniforms
+    "u_month",      # float64[n_month_uniforms, G]: one month's uniforms
+    "qualified",    # bool[S, K, G]: each source qualified for military use
+    "waived",       # bool[S, G]: a waiver of the DFARS rule on dfars.materials
+    "waived_mic",   # bool[S, G]: a waiver of the DFARS rule on magnets made in China
+    "events",       # int64[S, 3, E, G]: deadline, extensions used, done
+    "fired",        # int64[S, E, G]: the month each event fired (-1: not yet)
+    "licences",     # int64[S, 2, M * C, G]: state, month (of decision or expiry)
+    "policy",       # int64[S, 3, G]: regime, transition matrix, conceded
+    "china",        # float64[S, M, G]: the month's licensed Chinese supply (+ a magnet's recycling)
+    "src_first",    # float64[S, K, G]: each source's first month of output
+    "src_inv_ramp", # float64[S, K, G]: 1 / its ramp in months (-1: none)
+    "per_pm",       # float64[S, 2, P * M, G]: t per unit, its inverse
+    "per_p",        # float64[S, 1, P, G]: 1 + catch_up
+    "per_m",        # float64[S, 5, M, G]: buffer, stockpile, buffer cap, release lag, rate
+    "stocks",       # float64[S, 3, M, G]: buffer, stockpile, the month's supply
+    "first_short",  # int64[S, M, G]: first buffer-shortage month (-1: none yet)
+    "first_out",    # int64[S, M, G]: the first month stocks ran out (-1: not yet)
+    "pm",           # float64[S, 3, P * M, G]: wip, required to date, allocated to date
+    "month_pm",     # float64[2, P * M, G]: the month's need and allocation (any scenario)
+    "prog",         # float64[S, 3, P, G]: scheduled, built, want
+    "inv_ref",      # float64[S, P, G]: 1 / the rate slip is measured in (0: none yet)
+    "rate",         # float64[P, G]: the month's scheduled rate (any scenario)
+    "pools",        # float64[2, M, G]: the month's feedstock, non-Chinese and Chinese-origin
+    "order",        # float64[4, G]: what is left of a magnet's order to its makers; what
+                    # one maker makes; whether it may use Chinese-origin feedstock (1/0);
+                    # what it wants
+    "demand",       # float64[4, M, G]: the month's demand, DX demand, DX share, DO share
+    "built",        # float64[G]: units built this month
 ])  # fmt: skip
 
 #: one thread's buffers between simulating a group's month and folding it in
@@ -109,22 +115,23 @@ def _work_shapes(packed) -> Work:
     d = packed.dims
     S, M, C, K, P, E = d.S, d.M, d.C, d.K, d.P, d.E
     G, f8, i8, b1 = GROUP, np.float64, np.int64, np.bool_
-    K1 = max(K, 1)
+    K1, E1 = max(K, 1), max(E, 1)
     return Work(
         theta=((S, packed.th_fixed.shape[1], G), f8),
         u_path=((max(packed.n_path_uniforms, 1), 1), f8),
         u_month=((packed.month_slots.total, G), f8),
         qualified=((S, K1, G), b1),
         waived=((S, G), b1),
-        events=((S, 3, max(E, 1), G), i8),
+        waived_mic=((S, G), b1),
+        events=((S, 3, E1, G), i8),
+        fired=((S, E1, G), i8),
         licences=((S, 2, M * C, G), i8),
         policy=((S, 3, G), i8),
         china=((S, M, G), f8),
-        src_out=((S, K1, G), f8),
         src_first=((S, K1, G), f8),
         src_inv_ramp=((S, K1, G), f8),
-        per_pm=((S, 3, P * M, G), f8),
-        per_p=((S, 3, P, G), f8),
+        per_pm=((S, 2, P * M, G), f8),
+        per_p=((S, 1, P, G), f8),
         per_m=((S, 5, M, G), f8),
         stocks=((S, 3, M, G), f8),
         first_short=((S, M, G), i8),
@@ -133,6 +140,9 @@ def _work_shapes(packed) -> Work:
         month_pm=((2, P * M, G), f8),
         prog=((S, 3, P, G), f8),
         inv_ref=((S, P, G), f8),
+        rate=((P, G), f8),
+        pools=((2, M, G), f8),
+        order=((4, G), f8),
         demand=((4, M, G), f8),
         built=((G,), f8),
     )
@@ -235,13 +245,33 @@ def make_work(packed, n_lanes: int = 1):
 @jit(inline="always")
 def work_of(w, pads, lane):
     """One lane's :class:`Work` out of :func:`allocate`'s lane-stacked arrays."""
-    return Work(w.theta[lane * pads[0]], w.u_path[lane * pads[1]], w.u_month[lane * pads[2]],
-                w.qualified[lane * pads[3]], w.waived[lane * pads[4]], w.events[lane * pads[5]],
-                w.licences[lane * pads[6]], w.policy[lane * pads[7]], w.china[lane * pads[8]],
-                w.src_out[lane * pads[9]], w.src_first[lane * pads[10]],
-                w.src_inv_ramp[lane * pads[11]], w.per_pm[lane * pads[12]],
-                w.per_p[lane * pads[13]], w.per_m[lane * pads[14]], w.stocks[lane * pads[15]],
-                w.first_short[lane * pads[16]], w.first_out[lane * pads[17]],
-                w.pm[lane * pads[18]], w.month_pm[lane * pads[19]], w.prog[lane * pads[20]],
-                w.inv_ref[lane * pads[21]], w.demand[lane * pads[22]],
-                w.built[lane * pads[23]])  # fmt: skip
+    return Work(
+        w.theta[lane * pads[0]],
+        w.u_path[lane * pads[1]],
+        w.u_month[lane * pads[2]],
+        w.qualified[lane * pads[3]],
+        w.waived[lane * pads[4]],
+        w.waived_mic[lane * pads[5]],
+        w.events[lane * pads[6]],
+        w.fired[lane * pads[7]],
+        w.licences[lane * pads[8]],
+        w.policy[lane * pads[9]],
+        w.china[lane * pads[10]],
+        w.src_first[lane * pads[11]],
+        w.src_inv_ramp[lane * pads[12]],
+        w.per_pm[lane * pads[13]],
+        w.per_p[lane * pads[14]],
+        w.per_m[lane * pads[15]],
+        w.stocks[lane * pads[16]],
+        w.first_short[lane * pads[17]],
+        w.first_out[lane * pads[18]],
+        w.pm[lane * pads[19]],
+        w.month_pm[lane * pads[20]],
+        w.prog[lane * pads[21]],
+        w.inv_ref[lane * pads[22]],
+        w.rate[lane * pads[23]],
+        w.pools[lane * pads[24]],
+        w.order[lane * pads[25]],
+        w.demand[lane * pads[26]],
+        w.built[lane * pads[27]],
+    )
