@@ -3,6 +3,9 @@
     python benchmarks/ab.py OLD=/path/to/old/src/reriskmc NEW=src/reriskmc [...]
         [--paths N] [--rounds R] [--threads T] [--config FILE]
 
+A version may run its own config, ``NAME=SRC::CONFIG`` (a config the other versions
+cannot read): the times are then compared per path and month of the run.
+
 Each version is copied under its own package name (rr_OLD, rr_NEW, ...), and their
 ``engine.simulate`` calls alternate, so that the machine's drift (up to 30% within
 minutes on a shared machine) hits all versions alike. It prints whether every statistic
@@ -66,7 +69,8 @@ def main(argv=None) -> None:
     mods = {}
     for arg in a.versions:
         name, src = arg.split("=", 1)
-        eng, cfg, packed = _load(name, src, a.config)
+        src, _, config = src.partition("::")
+        eng, cfg, packed = _load(name, src, config or a.config)
         stats = eng.simulate(cfg, a.paths, 1, threads=a.threads, packed=packed)
         mods[name] = (eng, cfg, packed, _arrays(stats))
     names = list(mods)
@@ -74,7 +78,8 @@ def main(argv=None) -> None:
     for name in names[1:]:
         got = mods[name][3]
         same = ref.keys() == got.keys() and all(np.array_equal(ref[k], got[k]) for k in ref)
-        print(name, "bit-identical to", names[0], same)
+        if mods[name][1].path == mods[names[0]][1].path:
+            print(name, "bit-identical to", names[0], same)
     times = {k: [] for k in names}
     for r in range(a.rounds):
         for name in names if r % 2 == 0 else names[::-1]:
@@ -82,17 +87,19 @@ def main(argv=None) -> None:
             t = time.perf_counter()
             eng.simulate(cfg, a.paths, 1, threads=a.threads, packed=packed)
             times[name].append(time.perf_counter() - t)
+    months = {name: mods[name][1].base.n_months for name in names}
     for name in names:
         us = np.array(times[name]) / a.paths * 1e6 * a.threads
         print(
             f"{name:10s} us/path/thread min {us.min():6.1f}  q25 {np.percentile(us, 25):6.1f}"
-            f"  median {np.median(us):6.1f}"
+            f"  median {np.median(us):6.1f}  ({months[name]} months, "
+            f"{len(mods[name][1].scenarios)} scenarios)"
         )
-    first = np.array(times[names[0]])
+    first = np.array(times[names[0]]) / months[names[0]]
     for name in names[1:]:
-        ratio = np.array(times[name]) / first
+        ratio = np.array(times[name]) / months[name] / first
         print(
-            f"{name} / {names[0]}: median of paired ratios {np.median(ratio):.3f}  "
+            f"{name} / {names[0]}: median of paired ratios per path-month {np.median(ratio):.3f}  "
             f"(q25 {np.percentile(ratio, 25):.3f}, q75 {np.percentile(ratio, 75):.3f})"
         )
 
