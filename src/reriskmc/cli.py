@@ -244,5 +244,48 @@ def summarize(result):
     click.echo(headline_table(ds))
 
 
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("history", type=click.Path(dir_okay=False))
+@click.option(
+    "--paths", "n_paths", type=int, default=None,
+    help="Monte Carlo paths of each run (default: the config's run.paths).",
+)  # fmt: skip
+@click.option("--seed", type=int, default=None, help="Random seed (default: the config's).")
+@click.option("--threads", type=int, default=None, help="Worker threads (default: all CPUs).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def backtest(config, history, n_paths, seed, threads, as_json):
+    """Score CONFIG's forecast against HISTORY, the record of what happened.
+
+    Reports how probable the config made the realised policy path (and its percentile
+    among the config's own paths), the Brier and log scores of every outcome the record
+    settles against a naive "no change" baseline, and the slip outcomes again with the
+    realised policy path pinned. Writes nothing.
+
+    \b
+    Example:
+      reriskmc backtest configs/base.toml configs/history/2025-06_to_2026-11.toml --json
+    """
+    import json
+
+    from .backtest import HistoryError, load_history, report_text
+    from .backtest import backtest as run_backtest
+
+    cfg = _load(config)
+    n_paths = cfg.paths if n_paths is None else n_paths
+    seed = cfg.seed if seed is None else seed
+    if n_paths < 2:
+        raise _Fail(f"--paths: must be at least 2, got {n_paths}")
+    if seed < 0 or seed >= 2**63:
+        raise _Fail(f"--seed: must be between 0 and 2**63 - 1, got {seed}")
+    if threads is not None and threads < 1:
+        raise _Fail(f"--threads: must be at least 1, got {threads}")
+    try:
+        res = run_backtest(cfg, load_history(history), n_paths, seed, threads)
+    except HistoryError as e:
+        raise _Fail(str(e)) from None
+    click.echo(json.dumps(res.as_json(), indent=1) if as_json else report_text(res))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
