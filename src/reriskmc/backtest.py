@@ -631,6 +631,20 @@ class BacktestResult:
         o = np.array([s.outcome.happened for s in rows], dtype=float)
         return brier(p, o), log_score(p, o, self.floor), len(rows)
 
+    def by_kind(self) -> dict[str, dict]:
+        """Brier of the model and the baseline over each kind of outcome."""
+        out = {}
+        for kind in KINDS:
+            rows = [s for s in self.outcomes if s.outcome.kind == kind]
+            if rows:
+                o = np.array([s.outcome.happened for s in rows], dtype=float)
+                out[kind] = {
+                    "n_outcomes": len(rows),
+                    "brier": brier(np.array([s.p_model for s in rows]), o),
+                    "brier_baseline": brier(np.array([s.p_baseline for s in rows]), o),
+                }
+        return out
+
     def as_json(self) -> dict:
         b, lg, n = self.scores("model")
         bb, lb, _ = self.scores("baseline")
@@ -667,6 +681,10 @@ class BacktestResult:
                 "log_score": num(lp),
                 "brier_unpinned": num(brier(p, o)),
                 "brier_baseline": num(brier(bs, o)),
+            },
+            "by_kind": {
+                k: {**v, "brier": num(v["brier"]), "brier_baseline": num(v["brier_baseline"])}
+                for k, v in self.by_kind().items()
             },
             "outcomes": [
                 {
@@ -843,6 +861,11 @@ def report_text(res: BacktestResult) -> str:
         f"    Brier {b:.4f} (baseline {bb:.4f}: the model {verdict} it); "
         f"log score {lg:.3f} (baseline {lb:.3f}); lower Brier and higher log score are better.",
     ]
+    for kind, v in res.by_kind().items():
+        lines.append(
+            f"      {kind}: {v['n_outcomes']} outcomes, Brier {v['brier']:.4f} "
+            f"(baseline {v['brier_baseline']:.4f})"
+        )
     bp, _, n_p = res.scores("pinned")
     if n_p:
         slips = [s for s in res.outcomes if s.p_pinned is not None]

@@ -288,3 +288,25 @@ def test_cli_json_and_errors(case, tmp_path):
                          text=True)  # fmt: skip
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0 and "nope.toml: no such file" in bad.stderr
+
+
+def test_scores_by_kind_add_up(case):
+    config, history, *_ = case
+    res = backtest(config, history, paths=500, seed=4, threads=1)
+    kinds = res.by_kind()
+    assert {k: v["n_outcomes"] for k, v in kinds.items()} == {"slip": 2, "regime": 1, "event": 1}
+    total = sum(v["brier"] * v["n_outcomes"] for v in kinds.values()) / 4
+    assert total == pytest.approx(res.scores("model")[0])
+
+
+def test_shipped_history_against_base():
+    """The shipped record reads against the shipped forecast: every outcome scored."""
+    root = Path(__file__).resolve().parents[2]
+    history = root / "configs" / "history" / "2025-06_to_2026-11.toml"
+    cmd = [sys.executable, "-m", "reriskmc", "backtest", str(root / "configs" / "base.toml"),
+           str(history), "--paths", "300", "--json"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    obj = json.loads(out.stdout)
+    assert obj["skipped"] == [] and obj["n_outcomes"] == len(load_history(history).outcomes)
+    assert obj["months_scored"] == 17 and obj["log_prob_realised"] is not None
