@@ -310,3 +310,19 @@ def test_shipped_history_against_base():
     obj = json.loads(out.stdout)
     assert obj["skipped"] == [] and obj["n_outcomes"] == len(load_history(history).outcomes)
     assert obj["months_scored"] == 17 and obj["log_prob_realised"] is not None
+
+
+def test_sampler_agrees_with_the_engine_on_base():
+    """The policy sampler's regime occupancy against the engine's ``p_regime`` on
+    base.toml, month by month, within 4.5 standard errors of the difference."""
+    import reriskmc
+
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "base.toml")
+    n_engine, n_sim, T = 4000, 20_000, 24
+    ds = reriskmc.simulate(config, paths=n_engine, seed=11, threads=1)
+    p_engine = ds["p_regime"].sel(scenario="base").values[:, :T]  # (R, T)
+    sim = sample_policy(config.base, n_sim, T, np.random.default_rng(12))
+    p_sim = np.stack([(sim.regime == r).mean(axis=0) for r in range(p_engine.shape[0])])
+    p = (p_engine * n_engine + p_sim * n_sim) / (n_engine + n_sim)
+    se = np.sqrt(p * (1 - p) * (1 / n_engine + 1 / n_sim))
+    assert np.all(np.abs(p_engine - p_sim) <= 4.5 * se + 1e-12)
