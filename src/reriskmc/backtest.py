@@ -847,7 +847,7 @@ def report_text(res: BacktestResult) -> str:
         f"(b) {n} outcomes the record settles: model against the baseline ({BASELINE}).",
     ]
     width = max([len(s.outcome.statement) for s in res.outcomes] + [9])
-    width = min(width, 72)
+    width = min(width, 100)
     lines.append(f"    {'statement':<{width}}  happened  model  baseline  pinned")
     for s in res.outcomes:
         pinned = "" if s.p_pinned is None else f"{s.p_pinned:6.3f}"
