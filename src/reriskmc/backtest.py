@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config, Effect, Event, Model
+from .config import Config, ConfigError, Effect, Event, Model, months_between, parse_month
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -53,12 +53,8 @@ BASELINE = (
 THETA_DRAWS = 1000
 
 
-class HistoryError(Exception):
+class HistoryError(ConfigError):
     """A history file that cannot be read: one line naming the file and the key."""
-
-    def __init__(self, file: str, key: str, problem: str):
-        where = f"{file}: {key}: " if key else f"{file}: "
-        super().__init__(where + problem)
 
 
 # --------------------------------------------------------------------------- history
@@ -98,17 +94,11 @@ class History:
 
 
 def _month(v, file: str, key: str) -> date:
-    if isinstance(v, str):
-        try:
-            y, m = v.split("-")
-            return date(int(y), int(m), 1)
-        except ValueError:
-            pass
-    raise HistoryError(file, key, f"must be a month written YYYY-MM, got {v!r}")
-
-
-def _months_between(a: date, b: date) -> int:
-    return (b.year - a.year) * 12 + b.month - a.month
+    """A month of the history (written like a config's dates)."""
+    try:
+        return parse_month(v, file, key)
+    except ConfigError as e:
+        raise HistoryError(e.file, e.key, e.message) from None
 
 
 def load_history(path: str | Path) -> History:
@@ -131,7 +121,7 @@ def load_history(path: str | Path) -> History:
     if end < start:
         raise HistoryError(file, "history.end", "is before history.start")
     rows = data.get("month")
-    n = _months_between(start, end) + 1
+    n = months_between(start, end) + 1
     if not isinstance(rows, list) or len(rows) != n:
         got = len(rows) if isinstance(rows, list) else 0
         raise HistoryError(
@@ -260,8 +250,8 @@ class Record:
 def align(history: History, model: Model, start: date) -> Record:
     """The history's facts as the config's months; errors name the history's keys."""
     file, T = history.path, model.n_months
-    first = _months_between(start, history.start)  # config month of the history's start
-    last = _months_between(start, history.end)
+    first = months_between(start, history.start)  # config month of the history's start
+    last = months_between(start, history.end)
     if last < 0:
         raise HistoryError(
             file, "history.end",
@@ -299,7 +289,7 @@ def align(history: History, model: Model, start: date) -> Record:
     for e, ev in enumerate(model.events):
         due = ev.month
         for i, d in enumerate(history.decisions.get(ev.name, ())):
-            t = _months_between(start, d.month)
+            t = months_between(start, d.month)
             key = f"events.{ev.name}.decision[{i}].month"
             if t != due:
                 raise HistoryError(
@@ -321,10 +311,10 @@ def align(history: History, model: Model, start: date) -> Record:
             stop_reason = f"the decision on {ev.name} at {_add_months(start, due):%Y-%m} is unknown"
     conceded = np.full(T, UNKNOWN, dtype=np.int64)
     if history.concession_through is not None:
-        through = min(_months_between(start, history.concession_through), T - 1)
+        through = min(months_between(start, history.concession_through), T - 1)
         conceded[: through + 1] = 0
         if history.conceded_month is not None:
-            c = _months_between(start, history.conceded_month)
+            c = months_between(start, history.conceded_month)
             conceded[max(c, 0) : through + 1] = 1
     if model.linkage is not None and model.linkage.conceded_at_start:
         conceded[:] = np.where(conceded == UNKNOWN, UNKNOWN, 1)
@@ -385,7 +375,7 @@ def _apply_concession_effects(pc: np.ndarray, ev: Event, fired: np.ndarray) -> n
 
 # --------------------------------------------------------------------------- probability
 def log_prob(model: Model, theta: Theta, regime: np.ndarray, decision: np.ndarray,
-             conceded: np.ndarray, months: int) -> np.ndarray:  # fmt: skip
+             conceded: np.ndarray, months: int, batch: int = 256) -> np.ndarray:  # fmt: skip
     """The log-probability of each of N policy paths over months 0 .. months-1.
 
     ``regime`` (N, T), ``decision`` (N, E, T) and ``conceded`` (N, T) as in
@@ -396,7 +386,20 @@ def log_prob(model: Model, theta: Theta, regime: np.ndarray, decision: np.ndarra
     (regime, conceded) state, with the regime step, then the events in config order
     (each may fire only where its ``in_regimes`` allows the regime at that point, and
     its jump moves the regime), then the linkage.
+
+    The paths are taken ``batch`` at a time, so that memory does not grow with N.
     """
+    parts = [
+        _log_prob_batch(model, theta, regime[i : i + batch], decision[i : i + batch],
+                        conceded[i : i + batch], months)
+        for i in range(0, regime.shape[0], batch)
+    ]  # fmt: skip
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _log_prob_batch(model: Model, theta: Theta, regime: np.ndarray, decision: np.ndarray,
+             conceded: np.ndarray, months: int) -> np.ndarray:  # fmt: skip
+    """:func:`log_prob` for one batch of paths."""
     N, R = regime.shape[0], len(model.regimes)
     K = theta.p_concession.shape[0]
     E = len(model.events)
@@ -734,7 +737,7 @@ def backtest(config: Config, history: History, paths: int, seed: int,
     T = model.n_months
 
     def month_of(d: date) -> int:
-        return _months_between(start, d)
+        return months_between(start, d)
 
     # (a) the realised policy path, and the config's own paths, over the scored months
     S = record.scored

@@ -415,13 +415,11 @@ class _Table:
         """A date as a month index from ``start``; ``default`` is an index."""
         if default is not None and not self.has(name):
             return default
-        d = _parse_month(self.raw(name), self.file, self.key(name))
-        return (d.year - start.year) * 12 + (d.month - start.month)
+        return months_between(start, parse_month(self.raw(name), self.file, self.key(name)))
 
     def key_month(self, name: str, start: date) -> int:
         """A key that is itself a date (a schedule's), as a month index from ``start``."""
-        d = _parse_month(name, self.file, self.key(name))
-        return (d.year - start.year) * 12 + (d.month - start.month)
+        return months_between(start, parse_month(name, self.file, self.key(name)))
 
     def sub(self, name: str, default=_MISSING) -> _Table:
         v = self.raw(name, {} if default is not _MISSING else _MISSING)
@@ -503,7 +501,12 @@ def _number(v, domain: str, dist: bool, file: str, key: str) -> Param:
     return v
 
 
-def _parse_month(v, file: str, key: str) -> date:
+def months_between(a: date, b: date) -> int:
+    """Month ``b`` as a month index from month ``a``."""
+    return (b.year - a.year) * 12 + (b.month - a.month)
+
+
+def parse_month(v, file: str, key: str) -> date:
     if isinstance(v, datetime):
         return v.date().replace(day=1)
     if isinstance(v, date):
@@ -1218,7 +1221,7 @@ def _read_toml(path, file: str, text: str | None) -> tuple[str, dict]:
 def _run_settings(run: _Table, file: str) -> dict:
     """The [run] table: the horizon and the run's defaults and statistics settings."""
     out = dict(
-        start=_parse_month(run.raw("start"), file, "run.start"),
+        start=parse_month(run.raw("start"), file, "run.start"),
         n_months=run.integer("months", 1, 600),
         title=run.string("title", "reriskmc run"),
         paths=run.integer("paths", 2, 10**10, 100_000),  # `run` needs two (a standard error)
