@@ -228,8 +228,14 @@ def validate(config):
 @click.argument("result", type=click.Path(exists=True))
 def summarize(result):
     """Print the headline table of a saved RESULT file."""
-    from .io import OutputError, open_result
     from .summary import headline_table
+
+    click.echo(headline_table(_open_result(result)))
+
+
+def _open_result(result: str, needs=("p_shortfall", "units_short_cvar")):
+    """The result Dataset in RESULT, or a one-line error if it is not one."""
+    from .io import OutputError, open_result
 
     try:
         ds = open_result(result)
@@ -238,10 +244,66 @@ def summarize(result):
         if "backends" in why:  # xarray: no engine recognises the file
             why = "not a NetCDF or Zarr file"
         raise _Fail(f"{result}: cannot open as a result dataset ({why})") from None
-    missing = [v for v in ("p_shortfall", "units_short_cvar") if v not in ds]
-    if missing:
-        raise _Fail(f"{result}: not a reriskmc result (no {', '.join(missing)})")
-    click.echo(headline_table(ds))
+    missing = [v for v in needs if v not in ds]
+    if missing or "scenario" not in ds.dims or "month" not in ds.dims:
+        what = ", ".join(missing) or "scenario or month dimension"
+        raise _Fail(f"{result}: not a reriskmc result (no {what})")
+    return ds
+
+
+@main.command()
+@click.argument("result", type=click.Path(exists=True))
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    help="Scenario A (repeatable; default: every scenario but B).",
+)
+@click.option("--against", default=None, help="Scenario B (default: the base).")
+@click.option(
+    "--metric",
+    default="p_slip",
+    show_default=True,
+    help="p_slip, slip_months_mean, share_missed_mean, p_shortfall, "
+    "units_short_mean, shortfall_t_mean, p_stock_exhausted (per material), p_regime.",
+)
+@click.option(
+    "--threshold", type=float, default=None, help="Slip threshold of p_slip, months (default 3)."
+)
+@click.option("--month", default=None, help="YYYY-MM (default: the last month).")
+@click.option("--programme", "programmes", multiple=True, help="Only this programme (repeatable).")
+@click.option("--material", "materials", multiple=True, help="Only this material (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def compare(result, scenarios, against, metric, threshold, month, programmes, materials, as_json):
+    """Paired difference A - B of a metric per programme (material) in RESULT.
+
+    Prints, for each scenario A against B, A, B, their difference, a 95% interval, its
+    paired standard error (the same paths in every scenario: common random numbers), the
+    standard error two independent runs would give, sqrt(se_A^2 + se_B^2), and the ratio
+    of the two. Probabilities read in percentage points, slip in months.
+
+    The result holds each scenario's paired difference from the base with its exact
+    standard error. For A against B, neither of them the base, A - B is exact but its
+    standard error is not in the file: the command reports the upper bound
+    se(A - B) <= min(se(A - base) + se(B - base), se(A) + se(B)) (Minkowski
+    inequality), marked "<=" (in JSON "se_bound": true); its interval is conservative.
+
+    \b
+    Example:
+      reriskmc compare results/base.nc --scenario talks_breakdown --metric slip_months_mean
+    """
+    import json
+
+    from .compare import CompareError, compare_text
+    from .compare import compare as run_compare
+
+    ds = _open_result(result, needs=("p_slip", "delta_p_slip_se"))
+    try:
+        res = run_compare(ds, list(scenarios), against, metric, threshold, month,
+                          list(programmes), list(materials))  # fmt: skip
+    except CompareError as e:
+        raise _Fail(str(e)) from None
+    click.echo(json.dumps(res.as_json(), indent=1) if as_json else compare_text(res))
 
 
 @main.command()
