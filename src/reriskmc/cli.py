@@ -306,6 +306,59 @@ def compare(result, scenarios, against, metric, threshold, month, programmes, ma
     click.echo(json.dumps(res.as_json(), indent=1) if as_json else compare_text(res))
 
 
+def _default_beside(result: str, suffix: str) -> Path:
+    """results/<result stem><suffix>, the folder made on demand."""
+    out = Path("results") / (Path(result).stem + suffix)
+    try:
+        out.parent.mkdir(exist_ok=True)
+    except OSError as e:
+        raise _Fail(f"-o/--output: default {out}: {e.strerror or e}") from None
+    return out
+
+
+@main.command()
+@click.argument("result", type=click.Path(exists=True))
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for the figures (default: results/<result name>_plots/).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["png", "svg"]),
+    default="png",
+    show_default=True,
+    help="Image format.",
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    help="Draw the fan chart and regimes of this scenario (repeatable; default: "
+    "the base) and show only it and the base in the by-scenario figures.",
+)
+def plot(result, out_dir, fmt, scenarios):
+    """Figures of RESULT: fan charts of slip per programme, risk curves of a slip of more
+    than 3 months by scenario, exceedance curves of the peak slip, stock exhaustion per
+    material, and policy-regime occupancy. Prints the files written."""
+    from .plot import PlotError, write_plots
+
+    ds = _open_result(result, needs=("slip_months_quantile", "p_slip", "p_regime"))
+    out = Path(out_dir) if out_dir else _default_beside(result, "_plots")
+    try:
+        written = write_plots(ds, out, fmt, list(scenarios))
+    except PlotError as e:
+        raise _Fail(str(e)) from None
+    except OSError as e:
+        raise _Fail(f"-o/--output: {out}: {e.strerror or e}") from None
+    for path in written:
+        click.echo(str(path))
+
+
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.argument("history", type=click.Path(dir_okay=False))
