@@ -360,6 +360,31 @@ def plot(result, out_dir, fmt, scenarios):
 
 
 @main.command()
+@click.argument("result", type=click.Path(exists=True))
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The HTML file (default: results/<result name>_report.html).",
+)
+def report(result, output):
+    """One self-contained HTML page of RESULT: the headline table, every scenario
+    against the base with paired 95% intervals, the figures (embedded), the model's
+    assumptions and the run's provenance. No script, no network needed to read it."""
+    from .report import write_report
+
+    ds = _open_result(result, needs=("slip_months_quantile", "p_slip", "delta_p_slip_se"))
+    out = Path(output) if output else _default_beside(result, "_report.html")
+    try:
+        write_report(ds, out)
+    except OSError as e:
+        raise _Fail(f"-o/--output: {out}: {e.strerror or e}") from None
+    click.echo(f"wrote {out}")
+
+
+@main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.argument("history", type=click.Path(dir_okay=False))
 @click.option(

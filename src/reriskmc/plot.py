@@ -105,6 +105,20 @@ def _save(fig, path: Path, fmt: str) -> Path:
     return path
 
 
+def render(fig, fmt: str = "png") -> bytes:
+    """The figure's file content in ``fmt``, in memory (the figure is closed)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format=fmt, dpi=DPI)
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
 def _threshold(ds) -> tuple[int, float]:
     values = [float(x) for x in ds["slip_threshold"].values]
     k = values.index(3.0) if 3.0 in values else len(values) // 2

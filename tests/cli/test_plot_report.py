@@ -65,3 +65,70 @@ def test_plot__bad_options_are_one_line_exit_2(small_result, tmp_path, args, whe
     assert res.exit_code == 2
     assert res.output.startswith("reriskmc: error:") and where in res.output
     assert res.output.count("\n") == 1
+
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+def _browser(tmp_path):
+    """Headless Debian chromium under selenium, with its console log readable; a skip
+    with the reason when chromium is absent, except under CI, where it must be there."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        why = f"the report's browser test needs {CHROMIUM} and {CHROMEDRIVER} (Debian: " \
+              "apt-get install chromium chromium-driver)"  # fmt: skip
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,2000",
+                f"--user-data-dir={tmp_path / 'chromium-profile'}"):  # fmt: skip
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+
+
+@pytest.fixture(scope="module")
+def report_file(small_result, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    res = _invoke("report", small_result, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == f"wrote {out}"
+    return out
+
+
+def test_report__is_one_self_contained_page(report_file, small_result):
+    import xarray as xr
+
+    text = report_file.read_text()
+    assert "<script" not in text.lower()
+    assert "http://" not in text and "https://" not in text  # nothing fetched from a network
+    assert text.count('<img src="data:image/png;base64,') == len(_expected(["base"]))
+    with xr.open_dataset(small_result) as ds:
+        for needle in (ds.attrs["config_sha256"], f"{int(ds.attrs['n_paths']):,}",
+                       str(ds.attrs["seed"]), ds.attrs["created"], "Scenarios against the base",
+                       "talks_breakdown: Talks break down"):  # fmt: skip
+            assert needle in text
+    assert not list(report_file.parent.glob(".*.part"))
+
+
+def test_report__renders_in_a_browser_with_every_image_and_no_errors(report_file, tmp_path):
+    driver = _browser(tmp_path)
+    try:
+        driver.get(report_file.as_uri())
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);"
+        )
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        tables = driver.execute_script("return document.querySelectorAll('table').length;")
+    finally:
+        driver.quit()
+    assert len(images) == len(_expected(["base"]))
+    assert all(done and width > 0 for done, width in images), images
+    assert errors == []
+    assert tables == 4  # three headline tables and the comparison
