@@ -321,7 +321,7 @@ def store_parameters(pk, w, s, g):
 
 
 @jit(inline="always")
-def _no_kg(pk, s, j):
+def no_kg(pk, s, j):
     """Whether programme-material pair ``j`` of scenario ``s`` uses none of the material
     on any path (kg per unit a point value of zero that no event sets): nothing is
     wanted, owed or allocated, so the month loop skips it (its tonnes owed are 0)."""
@@ -383,14 +383,14 @@ def _demand(pk, w, s, n, t):
                 # the rate slip is measured in: this month's, if it schedules any
                 w.inv_ref[s, p, g] = 1.0 / rate if rate > RATE_FLOOR else w.inv_ref[s, p, g]
             for m in range(M):
-                if _no_kg(pk, s, p * M + m):
+                if no_kg(pk, s, p * M + m):
                     continue
                 for g in range(n):
                     pm[s, 1, p * M + m, g] += w.rate[p, g] * per_pm[s, 0, p * M + m, g]
         is_dx = struct[s, pk.i.priority + p] == 0
         for m in range(M):
             j = p * M + m
-            if _no_kg(pk, s, j):
+            if no_kg(pk, s, j):
                 continue  # unused: nothing wanted, so nothing owed or allocated
             for g in range(n):
                 d = max(0.0, prog[s, 2, p, g] * per_pm[s, 0, j, g] - pm[s, 0, j, g])
@@ -610,7 +610,7 @@ def _build_and_record(pk, w, s, n, rec):
             built[g] = prog[s, 2, p, g]
         for m in range(M):
             j = p * M + m
-            if _no_kg(pk, s, j):
+            if no_kg(pk, s, j):
                 continue
             for g in range(n):
                 a = w.month_pm[0, j, g] * demand[share, m, g]
@@ -621,7 +621,7 @@ def _build_and_record(pk, w, s, n, rec):
             prog[s, 1, p, g] += built[g]
         for m in range(M):
             j = p * M + m
-            if _no_kg(pk, s, j):
+            if no_kg(pk, s, j):
                 for g in range(n):
                     rec[s, r_owed + j, g] = 0.0
                 continue
@@ -683,5 +683,11 @@ def simulate_month(pk, w, k0, k1, path0, n, t, rec):
 def month_regime(pk, w, s, g):
     """Scenario ``s``'s regime in the current month on the ``g``-th path (its twin's,
     if it shares the China stage)."""
+    return w.policy[china_stage_of(pk, s), 0, g]
+
+
+@jit(inline="always")
+def china_stage_of(pk, s):
+    """The scenario whose China stage scenario ``s`` uses: its twin's, or its own."""
     twin = pk.struct[s, pk.i.twin_china]
-    return w.policy[s if twin < 0 else twin, 0, g]
+    return s if twin < 0 else twin

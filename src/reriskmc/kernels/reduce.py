@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .._jit import jit
 from .layout import SLIP_TOLERANCE
-from .paths import month_regime
+from .paths import china_stage_of, no_kg
 from .simd import add_tile8, add_tile8_diff
 from .sketch import bucket
 
@@ -80,8 +80,8 @@ def start_peaks(traj, n):
     for s in range(traj.peak_us.shape[0]):
         for p in range(traj.peak_us.shape[1]):
             for g in range(n):
-                traj.peak_us[s, p, g] = 0.0
-                traj.peak_slip[s, p, g] = 0.0
+                traj.peak_us[s, p, g] = 0
+                traj.peak_slip[s, p, g] = 0
                 traj.first_behind[s, p, g] = -1
             for k in range(traj.first_slip.shape[2]):
                 for g in range(n):
@@ -108,48 +108,72 @@ def fold_month(pk, w, traj, acc, f_rec, f_drec, col, n, t):
         _fold_units(pk, traj, s, col, n, t)
         _fold_slip(pk, traj, s, col, n, t)
         for j in range(pk.dims.P * pk.dims.M):
+            if no_kg(pk, s, j):  # owes nothing: its peak stays 0
+                continue
             for g in range(n):
                 v = rec[s, pk.r.owed + j, g]
                 traj.peak_owed[s, j, g] = max(traj.peak_owed[s, j, g], v)
+        _fold_regimes(pk, w, acc, s, n, t)
+
+
+@jit(inline="always")
+def _fold_regimes(pk, w, acc, s, n, t):
+    """The month's regimes of scenario ``s``: the paths in each, and those in a regime
+    in exactly one of the scenario and the base. Counted a regime at a time (a vector
+    of comparisons, where an increment per path waits on the previous one's store);
+    a scenario that shares the base's China stage has the base's regimes."""
+    c, c0 = china_stage_of(pk, s), china_stage_of(pk, 0)
+    for r in range(pk.dims.R):
+        count = 0
         for g in range(n):
-            r = month_regime(pk, w, s, g)
-            r0 = month_regime(pk, w, 0, g)
-            acc.c_reg[s, r, t] += 1
-            if r != r0:
-                acc.d_reg[s, r, t] += 1
-                acc.d_reg[s, r0, t] += 1
+            count += 1 if w.policy[c, 0, g] == r else 0
+        acc.c_reg[s, r, t] += count
+    if c == c0:
+        return
+    for g in range(n):
+        r = w.policy[c, 0, g]
+        r0 = w.policy[c0, 0, g]
+        if r != r0:
+            acc.d_reg[s, r, t] += 1
+            acc.d_reg[s, r0, t] += 1
 
 
 @jit(inline="always")
 def _fold_units(pk, traj, s, col, n, t):
-    """Units behind: sketch codes, peaks, and the first month behind."""
+    """Units behind: sketch codes, the peak's code, and the first month behind.
+
+    The peak is kept as its sketch bucket: buckets are monotone in the value, so the
+    largest bucket so far is the bucket of the peak so far, in a quarter of the bytes.
+    The first month past a level is the first month whose value passes it (the peak
+    passes it then too)."""
     inv_floor = 1.0 / pk.floors.units
     tol = pk.floors.behind_units
     for p in range(pk.dims.P):
         for g in range(n):
             v = traj.rec[s, pk.r.units + p, g]
-            traj.codes[s, p, t, col + g] = bucket(v, inv_floor)
-            peak = max(traj.peak_us[s, p, g], v)  # the path's peak so far
-            traj.peak_us[s, p, g] = peak
+            b = bucket(v, inv_floor)
+            traj.codes[s, p, t, col + g] = b
+            traj.peak_us[s, p, g] = max(traj.peak_us[s, p, g], b)
             first = traj.first_behind[s, p, g]
-            traj.first_behind[s, p, g] = t if (first < 0) & (peak > tol) else first
+            traj.first_behind[s, p, g] = t if (first < 0) & (v > tol) else first
 
 
 @jit(inline="always")
 def _fold_slip(pk, traj, s, col, n, t):
-    """Slip in months: sketch codes, peaks, and the first month past each threshold."""
+    """Slip in months: sketch codes, the peak's code, and the first month past each
+    threshold (as in :func:`_fold_units`)."""
     inv_floor = 1.0 / pk.floors.months
     thresholds = pk.slip_thresholds
     for p in range(pk.dims.P):
         for g in range(n):
-            v = traj.rec[s, pk.r.slip + p, g]
-            traj.slip_codes[s, p, t, col + g] = bucket(v, inv_floor)
-            traj.peak_slip[s, p, g] = max(traj.peak_slip[s, p, g], v)
+            b = bucket(traj.rec[s, pk.r.slip + p, g], inv_floor)
+            traj.slip_codes[s, p, t, col + g] = b
+            traj.peak_slip[s, p, g] = max(traj.peak_slip[s, p, g], b)
         for k in range(thresholds.shape[0]):
             limit = thresholds[k] + SLIP_TOLERANCE
             for g in range(n):
                 first = traj.first_slip[s, p, k, g]
-                past = traj.peak_slip[s, p, g] > limit
+                past = traj.rec[s, pk.r.slip + p, g] > limit
                 traj.first_slip[s, p, k, g] = t if (first < 0) & past else first
 
 
@@ -172,15 +196,13 @@ def fold_group(pk, w, traj, acc, n):
     (``acc.h_peak_us``, ``h_peak_slip``: int32[S, P, B]; ``h_peak_owed``: int32[S, P, M,
     B]) and its first months (behind, past each slip threshold, stocks run out) into the
     histograms ``acc.c_*`` and ``acc.d_*``."""
-    inv_floor_units = 1.0 / pk.floors.units
-    inv_floor_months = 1.0 / pk.floors.months
     inv_floor_t = 1.0 / pk.floors.tonnes
     M, T = pk.dims.M, pk.dims.T
     for s in range(pk.dims.S):
         for p in range(pk.dims.P):
             for g in range(n):
-                acc.h_peak_us[s, p, bucket(traj.peak_us[s, p, g], inv_floor_units)] += 1
-                acc.h_peak_slip[s, p, bucket(traj.peak_slip[s, p, g], inv_floor_months)] += 1
+                acc.h_peak_us[s, p, traj.peak_us[s, p, g]] += 1
+                acc.h_peak_slip[s, p, traj.peak_slip[s, p, g]] += 1
                 _first_month(acc.c_behind, acc.d_behind, (s, p), traj.first_behind[s, p, g],
                              traj.first_behind[0, p, g], T)  # fmt: skip
                 for k in range(traj.first_slip.shape[2]):

@@ -78,11 +78,11 @@ Trajectories = namedtuple("Trajectories", [
     "codes",       # uint16[S, P, T, SKETCH_BATCH]: a batch's monthly sketch buckets of units behind
     "slip_codes",  # uint16[S, P, T, SKETCH_BATCH]: the same of slip in months
     "rec",         # float64[S, R, G]: each scenario's month record (layout.RecordRows)
-    "peak_us",     # float64[S, P, G]: each path's peak units behind so far
-    "peak_slip",   # float64[S, P, G]: each path's peak slip so far, months
+    "peak_us",     # uint16[S, P, G]: the sketch bucket of each path's peak units behind so far
+    "peak_slip",   # uint16[S, P, G]: the sketch bucket of each path's peak slip so far
     "peak_owed",   # float64[S, P * M, G]: each path's peak tonnes owed so far
-    "first_behind",  # int64[S, P, G]: the first month the path was behind (-1: not yet)
-    "first_slip",  # int64[S, P, K, G]: the first month its slip passed threshold k (-1: not yet)
+    "first_behind",  # int16[S, P, G]: the first month the path was behind (-1: not yet)
+    "first_slip",  # int16[S, P, K, G]: the first month its slip passed threshold k (-1: not yet)
     "log",         # float64[T or 0, S, R, G]: every month's record, when replaying paths
     "flags",       # int64[T or 0, S, M + 1, G]: stocks run out, and the regime, likewise
 ])  # fmt: skip
@@ -156,11 +156,11 @@ def _trajectory_shapes(packed, log: bool = False) -> Trajectories:
         codes=((S, P, T, SKETCH_BATCH), np.uint16),
         slip_codes=((S, P, T, SKETCH_BATCH), np.uint16),
         rec=((S, R, GROUP), np.float64),
-        peak_us=((S, P, GROUP), np.float64),
-        peak_slip=((S, P, GROUP), np.float64),
+        peak_us=((S, P, GROUP), np.uint16),
+        peak_slip=((S, P, GROUP), np.uint16),
         peak_owed=((S, P * M, GROUP), np.float64),
-        first_behind=((S, P, GROUP), np.int64),
-        first_slip=((S, P, len(packed.slip_thresholds), GROUP), np.int64),
+        first_behind=((S, P, GROUP), np.int16),
+        first_slip=((S, P, len(packed.slip_thresholds), GROUP), np.int16),
         log=((T_log, S, R, GROUP), np.float64),
         flags=((T_log, S, M + 1, GROUP), np.int64),
     )
