@@ -430,6 +430,99 @@ def sensitivity(config, metric, programme, threshold, n_paths, n_samples, seed, 
     click.echo(json.dumps(result_json(res), indent=1) if as_json else report_text(res))
 
 
+@main.command("size-stockpile")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--material", required=True, help="The magnet whose stockpile is sized.")
+@click.option(
+    "--target",
+    type=float,
+    required=True,
+    help="The most the metric may be, a probability in (0, 1), e.g. 0.05.",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["p_slip", "p_shortfall"]),
+    default="p_slip",
+    show_default=True,
+    help="p_slip: P(slip > --threshold months by the horizon); p_shortfall: "
+    "P(behind schedule at least once by the horizon).",
+)
+@click.option(
+    "--programmes",
+    default="dx",
+    show_default=True,
+    help="dx (the DX-rated programmes), all, or names separated by commas; the "
+    "metric is the worst (maximum) over them, not P(any of them), which needs "
+    "joint per-path outcomes the run does not keep.",
+)
+@_THRESHOLD_OPTION
+@click.option(
+    "--paths",
+    "n_paths",
+    type=int,
+    default=20_000,
+    show_default=True,
+    help="Monte Carlo paths of each stock level.",
+)
+@click.option("--seed", type=int, default=None, help="Random seed (default: the config's).")
+@click.option("--threads", type=int, default=None, help="Worker threads (default: all CPUs).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def size_stockpile(config, material, target, metric, programmes, threshold, n_paths, seed,
+                   threads, as_json):  # fmt: skip
+    """The smallest National Defense Stockpile of a magnet keeping a tail metric at or
+    below a target.
+
+    Stock levels (materials.M.stockpile.stockpile_t, released by the config's release
+    rule) are scenarios of one config run with common random numbers; a coarse grid
+    from zero to all the rule can release over the horizon, then finer grids around
+    the target. Prints the answer in tonnes and months, the metric's SE there and the
+    range of levels where the target is within 2 SE. If even the most that can be
+    released misses the target, says so on one line and exits with status 1.
+
+    \b
+    Example:
+      reriskmc size-stockpile configs/base.toml --material smco --target 0.05
+    """
+    import json
+
+    from .config import ConfigError
+    from .stockpile_sizing import (
+        SizingError,
+        check_material,
+        choose_programmes,
+        report_text,
+        unattainable_message,
+    )
+    from .stockpile_sizing import as_json as result_json
+    from .stockpile_sizing import size_stockpile as run_sizing
+    from .variants import Metric
+
+    cfg = _load(config)
+    seed = cfg.seed if seed is None else seed
+    _check_run_options(n_paths, seed, threads)
+    if not 0.0 < target < 1.0:
+        raise _Fail(f"--target: must be a probability strictly between 0 and 1, got {target:g}")
+    if not threshold > 0:
+        raise _Fail(f"--threshold: must be > 0 months, got {threshold:g}")
+    for option, check, value in (("--material", check_material, material),
+                                 ("--programmes", choose_programmes, programmes)):  # fmt: skip
+        try:
+            check(cfg, value)
+        except SizingError as e:
+            raise _Fail(f"{option}: {e}") from None
+    try:
+        res = run_sizing(
+            cfg, material, target, metric=Metric(metric, threshold), programmes=programmes,
+            n_paths=n_paths, seed=seed, threads=threads,
+        )  # fmt: skip
+    except (SizingError, ConfigError) as e:
+        raise _Fail(str(e)) from None
+    click.echo(json.dumps(result_json(res), indent=1) if as_json else report_text(res))
+    if not res.attainable:
+        click.echo(f"reriskmc: {cfg.path}: {unattainable_message(res)}", err=True)
+        sys.exit(1)
+
+
 def _check_plot_path(plot: str) -> None:
     p = Path(plot)
     if p.suffix.lower() not in (".png", ".svg", ".pdf"):

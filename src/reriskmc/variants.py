@@ -164,7 +164,10 @@ def run_variants(
     priorities: tuple[str, ...] = ()
     for first in range(0, max(len(variants), 1), batch):
         cfg = with_variants(config, variants[first : first + batch], metric)
-        stats = engine.simulate(cfg, n_paths, seed, threads=threads)
+        # a block no larger than the run: smaller partial sums to zero and merge (the
+        # results do not depend on the block size)
+        block = min(n_paths, engine.DEFAULT_BLOCK)
+        stats = engine.simulate(cfg, n_paths, seed, threads=threads, block_paths=block)
         value, se = _reduce(cfg, stats, metric)
         base, base_se = value[0], se[0]
         values.append(value[1:])
