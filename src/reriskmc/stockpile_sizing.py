@@ -322,9 +322,9 @@ def report_text(res: Sizing) -> str:
                 f"{res.stock_t / res.need_t_per_month:.1f} months of the programmes' mean "
                 f"need, {res.need_t_per_month:.3g} t/month"
             )
-        span = f"{lo:.3g} t to " + (f"{hi:.3g} t" if hi is not None else "beyond the ceiling")
+        span = f"{lo:.2f} t to " + (f"{hi:.2f} t" if hi is not None else "beyond the ceiling")
         lines += [
-            f"  stock: {res.stock_t:.3g} t ({'; '.join(extra)})",
+            f"  stock: {res.stock_t:.2f} t ({'; '.join(extra)})",
             f"  there: {at.value:.4f} (SE {at.se:.4f}), worst programme {at.programme}",
             f"  Monte Carlo range: {span} (the target within 2 SE of the metric)",
         ]
