@@ -481,7 +481,7 @@ def size_stockpile(config, material, target, metric, programmes, threshold, n_pa
 
     \b
     Example:
-      reriskmc size-stockpile configs/base.toml --material smco --target 0.05
+      reriskmc size-stockpile configs/base.toml --material smco --target 0.5
     """
     import json
 
