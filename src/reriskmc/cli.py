@@ -427,5 +427,250 @@ def backtest(config, history, n_paths, seed, threads, as_json):
     click.echo(json.dumps(res.as_json(), indent=1) if as_json else report_text(res))
 
 
+def _check_run_options(n_paths, seed, threads) -> None:
+    if n_paths < 2:
+        raise _Fail(f"--paths: must be at least 2, got {n_paths}")
+    if seed < 0 or seed >= 2**63:
+        raise _Fail(f"--seed: must be between 0 and 2**63 - 1, got {seed}")
+    if threads is not None and threads < 1:
+        raise _Fail(f"--threads: must be at least 1, got {threads}")
+
+
+def _check_programmes(cfg, names) -> None:
+    known = [p.name for p in cfg.base.programmes]
+    for name in names:
+        if name not in known:
+            from difflib import get_close_matches
+
+            near = get_close_matches(name, known, n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            raise _Fail(
+                f"--programme: unknown programme '{name}'{hint}; defined: {', '.join(known)}"
+            )
+
+
+def _variant_progress(label: str):
+    """A progress bar over generated scenarios on a terminal, else nothing."""
+    if not sys.stderr.isatty():
+        return None, None
+    bar = click.progressbar(length=1, label=label, file=sys.stderr, show_pos=True)
+    bar.__enter__()
+    done = [0]
+
+    def progress(n, total):
+        bar.length = total
+        bar.update(n - done[0])
+        done[0] = n
+
+    return progress, bar
+
+
+_METRIC_OPTION = click.option(
+    "--metric",
+    type=click.Choice(["p_slip", "p_shortfall", "slip_mean"]),
+    default="p_slip",
+    show_default=True,
+    help="p_slip: P(slip > --threshold months by the horizon); p_shortfall: P(behind "
+    "schedule at least once by the horizon); slip_mean: mean slip at the horizon, months.",
+)
+_THRESHOLD_OPTION = click.option(
+    "--threshold", type=float, default=3.0, show_default=True,
+    help="Slip threshold of p_slip, months (need not be one of run.slip_thresholds).",
+)  # fmt: skip
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@_METRIC_OPTION
+@click.option(
+    "--programme",
+    default=None,
+    help="Programme whose metric is analysed (default: the most at risk in the base).",
+)
+@_THRESHOLD_OPTION
+@click.option(
+    "--paths",
+    "n_paths",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Monte Carlo paths of each design scenario.",
+)
+@click.option(
+    "--samples",
+    "n_samples",
+    type=int,
+    default=128,
+    show_default=True,
+    help="Rows N of the pick-freeze design: N x (groups + 2) design scenarios.",
+)
+@click.option("--seed", type=int, default=None, help="Random seed (default: the config's).")
+@click.option(
+    "--group-by",
+    type=click.Choice(["auto", "parameter", "entry"]),
+    default="auto",
+    show_default=True,
+    help="One index per parameter, or per config entry (a source, a programme, a "
+    "material ...); auto: per entry above 12 parameters.",
+)
+@click.option("--threads", type=int, default=None, help="Worker threads (default: all CPUs).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Write a tornado chart to this file (.png, .svg or .pdf).")  # fmt: skip
+def sensitivity(config, metric, programme, threshold, n_paths, n_samples, seed, group_by,
+                threads, as_json, plot):  # fmt: skip
+    """Rank CONFIG's uncertain parameters by their effect on a programme's tail metric.
+
+    First-order and total Sobol indices, with 95% bootstrap intervals, of the metric to
+    each distribution-valued parameter of the base (or group of them, per config entry),
+    from a pick-freeze design whose points are scenarios run with common random numbers
+    (docs/sensitivity.md). The default run of configs/base.toml takes about 3 minutes
+    on 2 cores; --samples sets the precision of the indices, --paths the Monte Carlo
+    noise of each design point.
+
+    \b
+    Example:
+      reriskmc sensitivity configs/base.toml --programme f35 --plot f35.png
+    """
+    import json
+
+    from .config import ConfigError
+    from .variants import Metric
+
+    cfg = _load(config)
+    seed = cfg.seed if seed is None else seed
+    _check_run_options(n_paths, seed, threads)
+    if n_samples < 2:
+        raise _Fail(f"--samples: must be at least 2, got {n_samples}")
+    if not threshold > 0:
+        raise _Fail(f"--threshold: must be > 0 months, got {threshold:g}")
+    _check_programmes(cfg, [] if programme is None else [programme])
+    if plot is not None:
+        _check_plot_path(plot)
+    from .sensitivity import report_text
+    from .sensitivity import sensitivity as run_sensitivity
+
+    progress, bar = _variant_progress("design scenarios")
+    try:
+        res = run_sensitivity(
+            cfg, metric=Metric(metric, threshold), programme=programme, n_samples=n_samples,
+            n_paths=n_paths, seed=seed, group_by=group_by, threads=threads, progress=progress,
+        )  # fmt: skip
+    except (ConfigError, ValueError) as e:
+        raise _Fail(f"{cfg.path}: {e}" if isinstance(e, ValueError) else str(e)) from None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if plot is not None:
+        from .tornado import write_tornado
+
+        write_tornado(res, plot)
+    from .sensitivity import as_json as result_json
+
+    click.echo(json.dumps(result_json(res), indent=1) if as_json else report_text(res))
+
+
+@main.command("size-stockpile")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--material", required=True, help="The magnet whose stockpile is sized.")
+@click.option(
+    "--target",
+    type=float,
+    required=True,
+    help="The most the metric may be, a probability in (0, 1), e.g. 0.05.",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["p_slip", "p_shortfall"]),
+    default="p_slip",
+    show_default=True,
+    help="p_slip: P(slip > --threshold months by the horizon); p_shortfall: "
+    "P(behind schedule at least once by the horizon).",
+)
+@click.option(
+    "--programmes",
+    default="dx",
+    show_default=True,
+    help="dx (the DX-rated programmes), all, or names separated by commas; the "
+    "metric is the worst (maximum) over them, not P(any of them), which needs "
+    "joint per-path outcomes the run does not keep.",
+)
+@_THRESHOLD_OPTION
+@click.option(
+    "--paths",
+    "n_paths",
+    type=int,
+    default=20_000,
+    show_default=True,
+    help="Monte Carlo paths of each stock level.",
+)
+@click.option("--seed", type=int, default=None, help="Random seed (default: the config's).")
+@click.option("--threads", type=int, default=None, help="Worker threads (default: all CPUs).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def size_stockpile(config, material, target, metric, programmes, threshold, n_paths, seed,
+                   threads, as_json):  # fmt: skip
+    """The smallest National Defense Stockpile of a magnet keeping a tail metric at or
+    below a target.
+
+    Stock levels (materials.M.stockpile.stockpile_t, released by the config's release
+    rule) are scenarios of one config run with common random numbers; a coarse grid
+    from zero to all the rule can release over the horizon, then finer grids around
+    the target. Prints the answer in tonnes and months, the metric's SE there and the
+    range of levels where the target is within 2 SE. If even the most that can be
+    released misses the target, says so on one line and exits with status 1.
+
+    \b
+    Example:
+      reriskmc size-stockpile configs/base.toml --material smco --target 0.5
+    """
+    import json
+
+    from .config import ConfigError
+    from .stockpile_sizing import (
+        SizingError,
+        check_material,
+        choose_programmes,
+        report_text,
+        unattainable_message,
+    )
+    from .stockpile_sizing import as_json as result_json
+    from .stockpile_sizing import size_stockpile as run_sizing
+    from .variants import Metric
+
+    cfg = _load(config)
+    seed = cfg.seed if seed is None else seed
+    _check_run_options(n_paths, seed, threads)
+    if not 0.0 < target < 1.0:
+        raise _Fail(f"--target: must be a probability strictly between 0 and 1, got {target:g}")
+    if not threshold > 0:
+        raise _Fail(f"--threshold: must be > 0 months, got {threshold:g}")
+    for option, check, value in (("--material", check_material, material),
+                                 ("--programmes", choose_programmes, programmes)):  # fmt: skip
+        try:
+            check(cfg, value)
+        except SizingError as e:
+            raise _Fail(f"{option}: {e}") from None
+    try:
+        res = run_sizing(
+            cfg, material, target, metric=Metric(metric, threshold), programmes=programmes,
+            n_paths=n_paths, seed=seed, threads=threads,
+        )  # fmt: skip
+    except (SizingError, ConfigError) as e:
+        raise _Fail(str(e)) from None
+    click.echo(json.dumps(result_json(res), indent=1) if as_json else report_text(res))
+    if not res.attainable:
+        click.echo(f"reriskmc: {cfg.path}: {unattainable_message(res)}", err=True)
+        sys.exit(1)
+
+
+def _check_plot_path(plot: str) -> None:
+    p = Path(plot)
+    if p.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise _Fail(f"--plot: {plot}: unknown suffix '{p.suffix}'; use .png, .svg or .pdf")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise _Fail(f"--plot: {plot}: the folder {parent} does not exist")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
