@@ -349,8 +349,10 @@ class _Job:
                 f"\ntarget {kind} {self.target.value:g} {met}: worst {stats.precision:.4g} "
                 f"after {n:,} paths"
             )
+        ckpt = self.checkpoint
+        saved = "" if ckpt is None else f", {ckpt.saves} checkpoints ({ckpt.save_s:.1f} s)"
         lines.append(
-            f"\n{n:,} paths in {stats.elapsed_s:.1f} s ({rate:,.0f} paths/s){compiled}; "
+            f"\n{n:,} paths in {stats.elapsed_s:.1f} s ({rate:,.0f} paths/s){compiled}{saved}; "
             f"wrote {self.out}"
         )
         return "".join(lines)
