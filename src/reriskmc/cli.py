@@ -93,8 +93,42 @@ def main():
     default=None,
     help="Paths per block (memory/progress granularity; results do not depend on it).",
 )
-def run(config, output, n_paths, seed, threads, block_paths):
-    """Simulate CONFIG and write the result dataset."""
+@click.option(
+    "--checkpoint", type=click.Path(), default=None,
+    help="Folder to save the merged statistics in now and then; run again with it to go "
+    "on after a crash (same result as a run never interrupted).",
+)  # fmt: skip
+@click.option(
+    "--checkpoint-every", type=float, default=None,
+    help="Seconds between checkpoints (default 30).",
+)  # fmt: skip
+@click.option(
+    "--target-se", type=float, default=None,
+    help="Stop once every headline probability's standard error is at most this; "
+    "--paths is then the most.",
+)  # fmt: skip
+@click.option(
+    "--target-rel", type=float, default=None,
+    help="Stop once every headline probability above zero has a standard error at most "
+    "this fraction of it; --paths is then the most.",
+)  # fmt: skip
+@click.option(
+    "--workers", type=int, default=None,
+    help="Run the blocks on a new dask cluster of this many worker processes.",
+)  # fmt: skip
+@click.option(
+    "--scheduler", default=None,
+    help="Run the blocks on the dask cluster of this scheduler (tcp://host:port).",
+)  # fmt: skip
+def run(config, output, n_paths, seed, threads, block_paths, **scale):
+    """Simulate CONFIG and write the result dataset.
+
+    \b
+    Long runs:
+      reriskmc run configs/base.toml --paths 10000000 --checkpoint ckpt/base
+      reriskmc run configs/base.toml --paths 10000000 --target-se 0.001
+      reriskmc run configs/base.toml --paths 10000000 --workers 4
+    """
     cfg = _load(config)
     n_paths = cfg.paths if n_paths is None else n_paths
     seed = cfg.seed if seed is None else seed
@@ -108,6 +142,7 @@ def run(config, output, n_paths, seed, threads, block_paths):
         raise _Fail(f"--threads: must be at least 1, got {threads}")
     if block_paths is not None and block_paths < 1:
         raise _Fail(f"--block: must be at least 1, got {block_paths}")
+    _check_scale(threads, **scale)
     from .io import OutputError, check_output_path
 
     try:
@@ -117,7 +152,8 @@ def run(config, output, n_paths, seed, threads, block_paths):
     from . import engine
 
     packed = engine.prepare(cfg)
-    _check_memory(cfg, packed, threads)
+    distributed = scale["workers"] is not None or scale["scheduler"] is not None
+    _check_memory(cfg, packed, 1 if distributed else threads)
     if out is None:  # the default: results/<config name>.nc, the folder made on demand
         out = Path("results") / (Path(config).stem + ".nc")
         try:
@@ -125,13 +161,35 @@ def run(config, output, n_paths, seed, threads, block_paths):
             check_output_path(out)
         except (OSError, OutputError) as e:
             raise _Fail(f"-o/--output: default {out}: {e}") from None
-
+    job = _Job(cfg, packed, out, n_paths, seed, threads, block_paths, scale)
     _stop_on_sigterm()
     try:
-        _run(cfg, packed, out, n_paths, seed, threads, block_paths)
+        job.run()
     except KeyboardInterrupt:
         click.echo(f"reriskmc: interrupted: no result written ({out} is as it was)", err=True)
         sys.exit(130)
+
+
+def _check_scale(threads, checkpoint, checkpoint_every, target_se, target_rel, workers, scheduler):
+    """The options of long and distributed runs, checked before any work."""
+    if checkpoint is not None and Path(checkpoint).exists() and not Path(checkpoint).is_dir():
+        raise _Fail(f"--checkpoint: {checkpoint}: not a folder")
+    if checkpoint_every is not None:
+        if checkpoint is None:
+            raise _Fail("--checkpoint-every: needs --checkpoint")
+        if not checkpoint_every >= 0:
+            raise _Fail(f"--checkpoint-every: must be at least 0 seconds, got {checkpoint_every}")
+    if target_se is not None and target_rel is not None:
+        raise _Fail("--target-se, --target-rel: give one or the other")
+    for name, value in (("--target-se", target_se), ("--target-rel", target_rel)):
+        if value is not None and not value > 0:
+            raise _Fail(f"{name}: must be above zero, got {value}")
+    if workers is not None and workers < 1:
+        raise _Fail(f"--workers: must be at least 1, got {workers}")
+    if workers is not None and scheduler is not None:
+        raise _Fail("--workers, --scheduler: give one or the other")
+    if threads is not None and (workers is not None or scheduler is not None):
+        raise _Fail("--threads: not with --workers or --scheduler (a worker runs one thread)")
 
 
 def _check_memory(cfg, packed, threads):
@@ -161,53 +219,146 @@ def _stop_on_sigterm():
         signal.signal(signal.SIGTERM, handler)
 
 
-def _run(cfg, packed, out, n_paths, seed, threads, block_paths):
-    from . import engine
-    from .compile_cache import mark_used_and_prune
-    from .io import write_result
-    from .results import build_dataset
-    from .summary import headline_table
+class _Job:
+    """One ``run``: its checkpoint, precision target and cluster set up from the options,
+    the simulation, the result written, the summary printed."""
 
-    threads_used = threads or engine.default_threads()
-    click.echo(
-        f"reriskmc {__version__}: {cfg.path}, {len(cfg.scenarios)} scenarios, "
-        f"{n_paths:,} paths, seed {seed}, {threads_used} threads",
-        err=True,
-    )
-    kwargs = (
-        {"packed": packed}
-        if block_paths is None
-        else {"packed": packed, "block_paths": block_paths}
-    )
-    if sys.stderr.isatty():
-        with click.progressbar(
-            length=n_paths, label="paths", file=sys.stderr, show_pos=True, show_eta=True
-        ) as bar:
-            last = [0]
+    def __init__(self, cfg, packed, out, n_paths, seed, threads, block_paths, scale):
+        self.cfg, self.packed, self.out = cfg, packed, out
+        self.n_paths, self.seed, self.threads = n_paths, seed, threads
+        self.block_kw = {} if block_paths is None else {"block_paths": block_paths}
+        self.scale = scale
+        self.target = self._target()
+        self.checkpoint, self.resume = self._checkpoint(block_paths)
 
-            def progress(done):
-                bar.update(done - last[0])
-                last[0] = done
+    def _target(self):
+        from .precision import Target, headline_threshold
 
-            stats = engine.simulate(
-                cfg, n_paths, seed, threads=threads, progress=progress, **kwargs
+        se, rel = self.scale["target_se"], self.scale["target_rel"]
+        if se is None and rel is None:
+            return None
+        k = headline_threshold(len(self.cfg.slip_thresholds))
+        return Target("se" if se is not None else "rel", se if se is not None else rel, k)
+
+    def _checkpoint(self, block_paths):
+        from . import engine
+        from .checkpoint import Checkpoint, CheckpointError, identity
+
+        folder = self.scale["checkpoint"]
+        if folder is None:
+            return None, None
+        block = engine._block_size(block_paths or engine.DEFAULT_BLOCK)
+        ident = identity(self.cfg, self.seed, self.n_paths, self.target, block)
+        every = self.scale["checkpoint_every"]
+        ckpt = Checkpoint(folder, ident, **({} if every is None else {"every_s": every}))
+        try:
+            ckpt.check_folder()
+            return ckpt, ckpt.load()
+        except CheckpointError as e:
+            raise _Fail(f"--checkpoint: {e}") from None
+
+    def _where(self) -> str:
+        from . import engine
+
+        if self.scale["scheduler"] is not None:
+            return f"dask scheduler {self.scale['scheduler']}"
+        if self.scale["workers"] is not None:
+            return f"{self.scale['workers']} dask workers"
+        return f"{self.threads or engine.default_threads()} threads"
+
+    def run(self):
+        from .compile_cache import mark_used_and_prune
+        from .io import write_result
+        from .results import build_dataset
+        from .summary import headline_table
+
+        most = "at most " if self.target is not None else ""
+        click.echo(
+            f"reriskmc {__version__}: {self.cfg.path}, {len(self.cfg.scenarios)} scenarios, "
+            f"{most}{self.n_paths:,} paths, seed {self.seed}, {self._where()}",
+            err=True,
+        )
+        if self.resume is not None:
+            click.echo(
+                f"going on from the checkpoint in {self.checkpoint.folder}: "
+                f"{int(self.resume['done']):,} paths done",
+                err=True,
             )
-    else:
-        stats = engine.simulate(cfg, n_paths, seed, threads=threads, **kwargs)
-    ds = build_dataset(cfg, stats, seed)
-    write_result(ds, out)
-    mark_used_and_prune()  # other versions' compiled kernels unused for 30 days go
-    click.echo(headline_table(ds))
-    rate = n_paths / stats.elapsed_s if stats.elapsed_s > 0 else float("inf")
-    compiled = (
-        f", after {stats.compile_s:.0f} s compiling the kernel (once: later runs load it)"
-        if stats.compile_s >= 5
-        else ""
-    )
-    click.echo(
-        f"\n{n_paths:,} paths in {stats.elapsed_s:.1f} s ({rate:,.0f} paths/s){compiled}; "
-        f"wrote {out}"
-    )
+        stats = self._simulate()
+        ds = build_dataset(self.cfg, stats, self.seed)
+        if self.target is not None:
+            ds.attrs.update(self.target.attrs(stats.precision))
+        write_result(ds, self.out)
+        if self.checkpoint is not None:
+            self.checkpoint.remove()
+        mark_used_and_prune()  # other versions' compiled kernels unused for 30 days go
+        click.echo(headline_table(ds))
+        click.echo(self._report(stats))
+
+    def _simulate(self):
+        from . import engine
+        from .progress import Bar, CompileNotice, kernel_cached
+
+        bar = Bar(self.n_paths)
+        control = engine.Control(
+            progress=bar, checkpoint=self.checkpoint, resume=self.resume, until=self.target,
+            compiling=lambda: CompileNotice(cached=kernel_cached()),
+        )  # fmt: skip
+        try:
+            if self.scale["workers"] is None and self.scale["scheduler"] is None:
+                return engine.simulate(
+                    self.cfg, self.n_paths, self.seed, threads=self.threads,
+                    packed=self.packed, control=control, **self.block_kw,
+                )  # fmt: skip
+            return self._simulate_on_dask(control)
+        finally:
+            bar.close()
+
+    def _simulate_on_dask(self, control):
+        try:
+            import distributed as _  # noqa: F401  (dask's)
+        except ImportError:
+            raise _Fail("--workers/--scheduler: needs dask: pip install 'reriskmc[dask]'") from None
+        from . import distributed
+
+        if self.scale["workers"] is not None:
+            client = distributed.local_client(self.scale["workers"])
+        else:
+            client = distributed.connect(self.scale["scheduler"])
+        try:
+            return distributed.simulate(
+                self.cfg, self.n_paths, self.seed, client, packed=self.packed,
+                control=control, **self.block_kw,
+            )  # fmt: skip
+        finally:
+            distributed.close(client, own_cluster=self.scale["workers"] is not None)
+
+    def _report(self, stats) -> str:
+        n = stats.n_paths
+        rate = (n - self._resumed()) / stats.elapsed_s if stats.elapsed_s > 0 else float("inf")
+        compiled = (
+            f", after {stats.compile_s:.0f} s compiling the kernel (once: later runs load it)"
+            if stats.compile_s >= 5
+            else ""
+        )
+        lines = []
+        if self.target is not None:
+            kind = "standard error" if self.target.kind == "se" else "relative standard error"
+            met = "reached" if self.target.met(stats.precision) else "NOT reached"
+            lines.append(
+                f"\ntarget {kind} {self.target.value:g} {met}: worst {stats.precision:.4g} "
+                f"after {n:,} paths"
+            )
+        ckpt = self.checkpoint
+        saved = "" if ckpt is None else f", {ckpt.saves} checkpoints ({ckpt.save_s:.1f} s)"
+        lines.append(
+            f"\n{n:,} paths in {stats.elapsed_s:.1f} s ({rate:,.0f} paths/s){compiled}{saved}; "
+            f"wrote {self.out}"
+        )
+        return "".join(lines)
+
+    def _resumed(self) -> int:
+        return 0 if self.resume is None else int(self.resume["done"])
 
 
 @main.command()

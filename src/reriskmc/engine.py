@@ -57,6 +57,7 @@ class Stats:
     elapsed_s: float = 0.0  # simulating, after the kernel was compiled or loaded
     compile_s: float = 0.0  # compiling the kernel (first run) or loading it from the cache
     kernel_s: float = 0.0  # of elapsed_s, inside the block kernel (the rest merges blocks)
+    precision: float | None = None  # the worst headline precision reached (precision.Target)
 
 
 def default_threads() -> int:
@@ -109,14 +110,20 @@ def _block_size(block_paths: int) -> int:
 
 #: the threads' monthly sketches, kept in uint16 (Partials field names)
 MONTHLY_SKETCHES = ("h_us", "h_slip")
+#: the Partials fields that are integer counts (one row per thread), in their order
+COUNTS = (
+    "c_behind", "c_slip", "c_exh", "c_reg", "d_behind", "d_slip", "d_exh", "d_reg",
+    "h_us", "h_slip", "h_peak_us", "h_peak_slip", "h_peak_owed",
+)  # fmt: skip
 
 
 class _Totals:
-    """The merged statistics of the blocks run so far."""
+    """The merged statistics of the blocks run so far (``done`` paths)."""
 
     def __init__(self, packed: Packed, n_paths: int):
         d = packed.dims
-        self.n_paths = n_paths
+        self.n_paths = n_paths  # at most
+        self.done = 0
         self.rec_sum = np.zeros((2, d.S, d.T * packed.record_rows.total))
         self.drec_sum = np.zeros_like(self.rec_sum)
         # the threads' uint16 monthly sketch counts go into totals only before they could
@@ -135,10 +142,44 @@ class _Totals:
             self.pending = 0
 
     def after_block(self, partials, n: int) -> None:
-        for ci in range(-(-n // CHUNK)):  # in path order: reproducible rounding
-            self.rec_sum += partials.f_rec[ci]
-            self.drec_sum += partials.f_drec[ci]
+        self.add_sums(partials.f_rec, partials.f_drec, n)
+
+    def add_sums(self, f_rec: np.ndarray, f_drec: np.ndarray, n: int) -> None:
+        """A block's per-chunk float sums, in path order: reproducible rounding."""
+        for ci in range(-(-n // CHUNK)):
+            self.rec_sum += f_rec[ci]
+            self.drec_sum += f_drec[ci]
         self.pending += n
+        self.done += n
+
+    def count(self, partials, name: str) -> np.ndarray:
+        """A count of the threads' partials (not the monthly sketches), all threads'."""
+        return getattr(partials, name).sum(axis=0)
+
+    def state(self, partials) -> dict[str, np.ndarray]:
+        """Everything needed to go on from ``done`` paths, as plain arrays: the sums, the
+        emptied monthly sketches and the threads' counts (added over threads, so a run
+        may go on with another number of threads)."""
+        arrays = {"done": np.int64(self.done), "pending": np.int64(self.pending)}
+        arrays.update(rec_sum=self.rec_sum, drec_sum=self.drec_sum)
+        arrays.update({f"monthly_{k}": v for k, v in self.monthly.items()})
+        for name in COUNTS:
+            counts = getattr(partials, name)
+            arrays[f"counts_{name}"] = counts.sum(axis=0, dtype=counts.dtype)
+        return arrays
+
+    def restore(self, arrays, partials) -> None:
+        """Go on from :meth:`state`'s arrays (``partials``: freshly allocated)."""
+        self.done, self.pending = int(arrays["done"]), int(arrays["pending"])
+        self.rec_sum[...] = arrays["rec_sum"]
+        self.drec_sum[...] = arrays["drec_sum"]
+        for name in MONTHLY_SKETCHES:
+            if f"monthly_{name}" in arrays:
+                self.monthly[name] = np.array(arrays[f"monthly_{name}"])
+        for name in COUNTS:
+            counts = getattr(partials, name)
+            counts[:] = 0
+            counts[0] = arrays[f"counts_{name}"]
 
     def _add_counts(self, name: str, counts) -> None:
         if name not in self.monthly:  # one pass over the counts, where zeroing and adding took two
@@ -167,7 +208,7 @@ class _Totals:
             return np.cumsum(total(name), axis=-1)[..., :-1]
 
         return Stats(
-            n_paths=self.n_paths,
+            n_paths=self.done,
             **_record_sums(packed, self.rec_sum, ""),
             **_record_sums(packed, self.drec_sum, "d_"),
             behind=by_month("c_behind"),
@@ -204,6 +245,71 @@ def _record_sums(packed: Packed, rec_sum: np.ndarray, prefix: str) -> dict:
     }
 
 
+@dataclass
+class Control:
+    """What happens between blocks, besides merging: all optional.
+
+    progress : called with the paths merged, once after compiling and after each block.
+    checkpoint : called after each block with the paths merged and a function that
+        returns the run's state (``_Totals.state``): enough to go on from there.
+    resume : such a state, to go on from instead of from path 0.
+    until : ``precision.Target``: stop at the first of its steps where every headline
+        estimate is as precise as it asks (the steps are fixed path counts, so the
+        result depends only on the config, the seed and the path count reached).
+    compiling : a context manager factory wrapped around compiling (or loading) the
+        kernel, e.g. to say that it is compiling.
+    """
+
+    progress: Callable[[int], None] | None = None
+    checkpoint: Callable[[int, Callable[[], dict]], None] | None = None
+    resume: dict | None = None
+    until: object | None = None
+    compiling: Callable[[], object] | None = None
+
+    def start(self, totals: _Totals, partials) -> bool:
+        """After compiling: go on from ``resume``; True if the run is already done."""
+        if self.resume is not None:
+            totals.restore(self.resume, partials)
+        if self.progress is not None:
+            self.progress(totals.done)
+        return self.reached(totals, partials)
+
+    def merged(self, totals: _Totals, partials) -> bool:
+        """After a block was merged; True to stop."""
+        if self.progress is not None:
+            self.progress(totals.done)
+        stop = self.reached(totals, partials)
+        if self.checkpoint is not None:
+            self.checkpoint(totals.done, lambda: totals.state(partials))
+        return stop
+
+    def reached(self, totals: _Totals, partials) -> bool:
+        u = self.until
+        if u is None or totals.done == 0 or totals.done % u.step:
+            return False
+        return u.met(self.precision(totals, partials))
+
+    def precision(self, totals: _Totals, partials) -> float:
+        return self.until.worst(
+            totals.count(partials, "c_slip"), totals.count(partials, "c_exh"), totals.done
+        )
+
+    def blocks(self, done: int, n_paths: int, block_paths: int):
+        """(first path, paths) of each block from ``done`` on; blocks end on the steps
+        of ``until``, where the run may stop."""
+        step = self.until.step if self.until is not None else n_paths
+        while done < n_paths:
+            n = min(block_paths, n_paths - done, step - done % step)
+            yield done, n
+            done += n
+
+    def compile(self, run_block) -> None:
+        import contextlib
+
+        with self.compiling() if self.compiling is not None else contextlib.nullcontext():
+            run_block(0, 0)
+
+
 def simulate(
     config: Config,
     n_paths: int,
@@ -213,6 +319,7 @@ def simulate(
     block_paths: int = DEFAULT_BLOCK,
     progress: Callable[[int], None] | None = None,
     packed: Packed | None = None,
+    control: Control | None = None,
 ) -> Stats:
     """Run ``n_paths`` paths of every scenario of ``config``.
 
@@ -220,7 +327,7 @@ def simulate(
     ----------
     config : Config
     n_paths : int
-        Number of paths (>= 1).
+        Number of paths (>= 1); with ``control.until``, the most.
     seed : int
         Non-negative 64-bit seed.
     threads : int, optional
@@ -228,9 +335,11 @@ def simulate(
     block_paths : int
         Paths per block; rounded up to a multiple of ``CHUNK``. Does not change results.
     progress : callable, optional
-        Called with the number of paths done after each block.
+        Called with the number of paths done after each block (or give ``control``).
     packed : Packed, optional
         ``prepare(config)``, if already made.
+    control : Control, optional
+        Progress, checkpoints, resuming, stopping at a precision.
 
     Returns
     -------
@@ -244,6 +353,7 @@ def simulate(
 
     if n_paths < 1:
         raise ValueError("n_paths must be >= 1")
+    control = control or Control(progress=progress)
     packed = packed or pack(config)
     pk = packed.params()
     threads = max(1, threads or default_threads())
@@ -258,31 +368,41 @@ def simulate(
         simulate_block(pool, pk, work, pads, traj, partials, k0, k1, path0, n, CHUNK, threads)
 
     try:
-        return _run_blocks(run_block, packed, partials, totals, n_paths, block_paths, progress)
+        return _run_blocks(run_block, packed, partials, totals, block_paths, control)
     finally:
         pool.shutdown(wait=True)
 
 
-def _run_blocks(run_block, packed, partials, totals, n_paths, block_paths, progress) -> Stats:
+def _run_blocks(run_block, packed, partials, totals, block_paths, control) -> Stats:
     import time
 
     t_compile = time.perf_counter()
-    run_block(0, 0)  # compile (or load from the cache) before the clock starts
+    control.compile(run_block)  # compile (or load from the cache) before the clock starts
     t0 = time.perf_counter()
-    done, kernel_s = 0, 0.0
-    while done < n_paths:
-        n = min(block_paths, n_paths - done)
-        totals.before_block(partials, n)
-        t_block = time.perf_counter()
-        run_block(done, n)
-        kernel_s += time.perf_counter() - t_block
-        totals.after_block(partials, n)
-        done += n
-        if progress is not None:
-            progress(done)
+    kernel_s = 0.0
+    if not control.start(totals, partials):
+        for path0, n in control.blocks(totals.done, totals.n_paths, block_paths):
+            totals.before_block(partials, n)
+            t_block = time.perf_counter()
+            run_block(path0, n)
+            kernel_s += time.perf_counter() - t_block
+            totals.after_block(partials, n)
+            if control.merged(totals, partials):
+                break
+    return finish(packed, partials, totals, control, t0, t0 - t_compile, kernel_s)
+
+
+def finish(packed, partials, totals, control, t0, compile_s, kernel_s) -> Stats:
+    """The merged statistics, timed, with the precision reached if one was asked."""
+    import time
+
+    if control.until is not None:
+        precision = control.precision(totals, partials)
     stats = totals.stats(packed, partials)
     stats.elapsed_s = time.perf_counter() - t0
-    stats.compile_s, stats.kernel_s = t0 - t_compile, kernel_s
+    stats.compile_s, stats.kernel_s = compile_s, kernel_s
+    if control.until is not None:
+        stats.precision = precision
     return stats
 
 

@@ -3,7 +3,7 @@
 ``reriskmc run`` with a bad ``--paths``, ``--seed``, ``--threads`` or ``--block``, an
 output path in a missing folder or with an unknown suffix, or a config file that does
 not exist must stop at once: one line on stderr, exit status 2, no traceback, no
-simulation started and no output written. The simulation itself (``cli._run``) is
+simulation started and no output written. The simulation itself (``cli._Job.run``) is
 replaced by a stub that fails the test if reached, so nothing here compiles a kernel.
 """
 
@@ -29,12 +29,12 @@ def no_simulation(monkeypatch, tmp_path):
     """Run in an empty folder, with the simulation replaced by a recorder."""
     calls = []
 
-    def fake_run(cfg, config, out, n_paths, seed, threads, block_paths):
-        calls.append(
-            dict(out=out, n_paths=n_paths, seed=seed, threads=threads, block_paths=block_paths)
-        )
+    def fake_run(job):
+        block_paths = job.block_kw.get("block_paths")
+        calls.append(dict(out=job.out, n_paths=job.n_paths, seed=job.seed, threads=job.threads,
+                          block_paths=block_paths))  # fmt: skip
 
-    monkeypatch.setattr(cli, "_run", fake_run)
+    monkeypatch.setattr(cli._Job, "run", fake_run)
     monkeypatch.chdir(tmp_path)
     return calls
 

@@ -30,7 +30,7 @@ SEED = 20250610
 ARRAYS = [
     f.name
     for f in dataclasses.fields(Stats)
-    if f.name not in ("n_paths", "elapsed_s", "compile_s", "kernel_s")
+    if f.name not in ("n_paths", "elapsed_s", "compile_s", "kernel_s", "precision")
 ]
 
 
