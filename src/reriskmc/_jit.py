@@ -145,22 +145,27 @@ def jit_noalias(fn=None, **kw):
     return jit(fn, pipeline_class=_noalias_compiler(), **kw)
 
 
-def stage(fn):
+def stage(fn=None, *, noalias=True):
     """A large step of the block kernel (a stage of a scenario's month, the start of a
-    group of paths, the end of a group), compiled once as a function of its own.
+    group of paths, folding a group in), compiled once as a function of its own.
 
     The kernel's small helpers are inlined into numba's IR (``inline="always"``).
     Inlined the same way, the stages would make the block kernel one function of some
     23,000 lines of LLVM IR, which takes 70 s to compile: numba inlines and types every
     call site anew, and LLVM's optimisation (SROA above all) grows faster than the
-    function. Compiled on their own they take half of that, and run as fast: LLVM still
-    inlines the smaller ones into the kernel, and a call of a larger one costs little
-    beside its loops over a group of paths. Their reference-count updates are on the
-    calling thread's own copies of the arrays' counts (each thread's call of the kernel
-    makes its own), so threads do not contend for them.
+    function. Compiled on their own they take under half of that, and run as fast:
+    LLVM still inlines the smaller ones into the kernel, and a call of a larger one
+    costs little beside its loops over a group of paths. Their reference-count updates
+    are on the calling thread's own copies of the arrays' counts (each thread's call of
+    the kernel makes its own), so threads do not contend for them.
 
-    Like :func:`jit_noalias`, a stage is promised that no two of its array arguments
-    share memory: no two are the same array or views of one. No Python wrapper (only
-    the kernel calls a stage) and no cache entry of its own (the kernel's holds its code).
+    ``noalias``: like :func:`jit_noalias`, the stage is promised that no two of its
+    array arguments share memory (no two are the same array or views of one); False
+    for a stage given a view beside the array it is taken from. No Python wrapper
+    (only the kernel calls a stage) and no cache entry of its own (the kernel's holds
+    its code).
     """
-    return jit_noalias(fn, cache=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+    if fn is None:
+        return lambda f: stage(f, noalias=noalias)
+    opts = dict(cache=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+    return jit_noalias(fn, **opts) if noalias else jit(fn, **opts)

@@ -91,7 +91,7 @@ def start_peaks(traj, n):
                 traj.peak_owed[s, j, g] = 0.0
 
 
-@jit(inline="always")
+@stage(noalias=False)
 def fold_month(pk, w, traj, acc, f_rec, f_drec, col, n, t):
     """Fold month ``t`` of every scenario of the group's first ``n`` paths into the
     partial statistics: the record ``traj.rec`` into the chunk's sums ``f_rec``
