@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-from .._jit import jit
+from .._jit import jit, stage
 from .layout import (
     EFFECT_SCALE_TO_ONE,
     EFFECT_SET,
@@ -214,7 +214,7 @@ def _barred(pk, w, s, m, t, g):
     return made | mined
 
 
-@jit(inline="always")
+@stage
 def china_month(pk, w, s, t, n):
     """Month ``t`` of sections 3.1-3.4 in scenario ``s`` for the group's first ``n``
     paths: the regime, events (and their effects), linkage and licences. Writes
@@ -358,7 +358,7 @@ def _scheduled(theta, cols, weight, s, j, t, g):
     return a + weight[s, j, t] * (theta[s, cols[s, j, t, 1], g] - a)
 
 
-@jit(inline="always")
+@stage
 def _demand(pk, w, s, n, t):
     """3.5: each programme's schedule, want and request of each material; the month's
     demand per material, all and DX only, summed in programme order."""
@@ -417,7 +417,7 @@ def _source_output(pk, w, s, k, t, g):
     return out * ramp if w.qualified[s, k, g] & (t >= first) else 0.0
 
 
-@jit(inline="always")
+@stage
 def _direct_supply(pk, w, s, t, n):
     """3.6.1-2: the direct supply of every magnet (``w.stocks[s, 2]``) and the
     feedstock pools (``w.pools``: non-Chinese, Chinese-origin) from recycling, licences
@@ -455,7 +455,7 @@ def _makes(pk, s, m):
     return pk.struct[s, pk.i.makes + m] != 0
 
 
-@jit(inline="always")
+@stage
 def _makers(pk, w, s, t, n):
     """3.6.3-4: each magnet made from feedstock is ordered from its makers (the month's
     need and the contractors' inventory refill, less its direct supply), who make it in
@@ -533,7 +533,7 @@ def _make(pk, w, s, m, t, n):
             stocks[s, 0, f, g] = max(0.0, stocks[s, 0, f, g] - take)
 
 
-@jit(inline="always")
+@stage
 def _allocate(pk, w, s, n, t):
     """3.7: stocks cover what supply does not, the stockpile releases when its rule
     allows, and DPAS shares the available amount (DX first, pro rata within a class).
@@ -596,7 +596,7 @@ def _allocate(pk, w, s, n, t):
                 first_out[s, m, g] = t  # 3.7.4: stocks failed to cover a need
 
 
-@jit(inline="always")
+@stage
 def _build_and_record(pk, w, s, n, rec):
     """3.8 Leontief builds and 3.9 the month's record ``rec[s]`` (rows ``pk.r``): units
     behind, slip in months and share of the schedule missed per programme, tonnes owed
@@ -638,7 +638,7 @@ def _build_and_record(pk, w, s, n, rec):
             rec[s, r_share + p, g] = short / scheduled if scheduled > 0.0 else 0.0
 
 
-@jit(inline="always")
+@stage
 def start_group(pk, w, k0, k1, path0, n):
     """Draw paths ``path0 .. path0 + n - 1`` into ``w`` (which :func:`fill_fixed` has
     prepared) as the first ``n`` of a group, and set every scenario's state at the start

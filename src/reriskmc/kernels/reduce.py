@@ -14,7 +14,7 @@ month's offset, and the units behind into the monthly sketch codes, the peaks an
 
 from __future__ import annotations
 
-from .._jit import jit
+from .._jit import jit, stage
 from .layout import SLIP_TOLERANCE
 from .paths import china_stage_of, no_kg
 from .simd import add_tile8, add_tile8_diff
@@ -91,7 +91,7 @@ def start_peaks(traj, n):
                 traj.peak_owed[s, j, g] = 0.0
 
 
-@jit(inline="always")
+@stage(noalias=False)
 def fold_month(pk, w, traj, acc, f_rec, f_drec, col, n, t):
     """Fold month ``t`` of every scenario of the group's first ``n`` paths into the
     partial statistics: the record ``traj.rec`` into the chunk's sums ``f_rec``
@@ -190,7 +190,7 @@ def _first_month(counts, differ, i, first, first0, T):
         differ[i + (max(f, f0),)] -= 1
 
 
-@jit(inline="always")
+@stage
 def fold_group(pk, w, traj, acc, n):
     """At the end of the horizon: each path's peaks into the peak sketches
     (``acc.h_peak_us``, ``h_peak_slip``: int32[S, P, B]; ``h_peak_owed``: int32[S, P, M,

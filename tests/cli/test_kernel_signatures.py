@@ -1,0 +1,36 @@
+"""The block kernel is compiled once: runs on any thread count and block size, and the
+replay of one path (whose trajectories keep a log), all call it with the same types.
+A second signature would cost a second full compile on a new machine."""
+
+from pathlib import Path
+
+from numba.core.registry import CPUDispatcher
+
+from reriskmc.config import load_config
+from reriskmc.engine import prepare, replay_path, simulate
+from reriskmc.kernels import block, paths, reduce
+
+BASE = Path(__file__).resolve().parents[2] / "configs" / "base.toml"
+
+
+def _stages():
+    """The kernel's stages (``_jit.stage``): compiled on their own, called by the kernel."""
+    return {
+        f"{m.__name__}.{name}": f
+        for m in (paths, reduce, block)
+        for name, f in vars(m).items()
+        if isinstance(f, CPUDispatcher) and f.targetoptions.get("no_cpython_wrapper")
+    }
+
+
+def test_a_run_and_a_replay__use_one_compiled_kernel():
+    config = load_config(BASE)
+    packed = prepare(config)
+    simulate(config, 600, 3, threads=1, packed=packed)
+    simulate(config, 1100, 3, threads=2, block_paths=512, packed=packed)
+    replay_path(config, 3, 17, packed)
+    assert len(block.simulate_lane.signatures) == 1
+    stages = _stages()
+    assert stages, "no stages found"
+    # a stage is compiled only with the kernel (none when the kernel came from the cache)
+    assert {name: len(f.signatures) for name, f in stages.items() if len(f.signatures) > 1} == {}
