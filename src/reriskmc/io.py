@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 SUFFIXES = (".nc", ".zarr")
@@ -36,21 +37,33 @@ def check_output_path(path: str | Path) -> Path:
     return p
 
 
+def write_atomic(path: str | Path, write: Callable[[str], None]) -> Path:
+    """``write(tmp)`` to a temporary file beside ``path``, then moved into place: ``path``
+    holds its previous content or the complete new one, never a part. The file gets the
+    permissions a new file would (``tempfile.mkstemp`` makes it owner-only)."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
 def write_result(ds, path: str | Path) -> Path:
     """Write ``ds`` to ``path`` (.nc or .zarr) atomically; returns the path."""
     p = check_output_path(path)
     parent = p.parent if str(p.parent) else Path(".")
     if p.suffix == ".nc":
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
-        os.close(fd)
-        try:
-            ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=_no_fill(ds))
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return p
+        return write_atomic(
+            p, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4",
+                                        encoding=_no_fill(ds))
+        )  # fmt: skip
     tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".part", dir=parent))
     try:
         # v2: readable by every zarr

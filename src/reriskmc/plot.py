@@ -5,11 +5,11 @@ backend: no display needed), so importing this module costs nothing."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .io import write_atomic
 
 FORMATS = ("png", "svg")
 FIGSIZE = (13.33, 7.5)
@@ -91,18 +91,10 @@ def _save(fig, path: Path, fmt: str) -> Path:
     """Write the figure atomically: a temporary file beside ``path``, then renamed."""
     import matplotlib.pyplot as plt
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format=fmt, dpi=DPI)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=DPI))
     finally:
         plt.close(fig)
-    return path
 
 
 def render(fig, fmt: str = "png") -> bytes:

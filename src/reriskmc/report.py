@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import base64
 import math
-import os
-import tempfile
 from html import escape
 from pathlib import Path
 
+from .io import write_atomic
 from .summary import _descriptions, _even_chance, _month, _names, _threshold
 
 CSS = """
@@ -189,16 +188,5 @@ def report_html(ds) -> str:
 
 def write_report(ds, path: str | Path) -> Path:
     """Write the page to ``path`` atomically (a temporary file beside it, renamed)."""
-    p = Path(path)
     text = report_html(ds)
-    parent = p.parent if str(p.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    return write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

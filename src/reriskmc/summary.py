@@ -118,7 +118,7 @@ def _raised_risks(ds, k: int, thr: float, end: str) -> list[str]:
             builders = [progs[q] for q in np.flatnonzero(down & uses[:, m])]
             text = (f"{scen[s]} raises {progs[p]}'s chance of a slip of more than {thr:g} "
                     f"months by {100 * d[s, p]:.1f} points (paired standard error "
-                    f"{100 * d_se[s, p]:.1f}).")  # fmt: skip
+                    f"{100 * d_se[s, p]:.2g}).")  # fmt: skip
             if d_owed[s, p, m] > 0 and builders:
                 text += (f" It is owed {d_owed[s, p, m]:.3g} t more {mats[m]} by {end}: the "
                          f"scenario lets {', '.join(builders)} build more, and they draw on "

@@ -4,11 +4,11 @@ atomically (a temporary file beside the destination, moved into place when compl
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .io import write_atomic
 
 #: groups shown at most (the rest are the smallest)
 MAX_BARS = 25
@@ -43,19 +43,8 @@ def write_tornado(result, path: str | Path) -> Path:
     ax.set_title(f"{result.programme}: {result.metric.describe()}", fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=p.suffix, dir=parent)
-    os.close(fd)
+    fmt = Path(path).suffix.lstrip(".") or "png"
     try:
-        fig.savefig(tmp, dpi=120)
-        mask = os.umask(0o022)  # reading the mask means setting it
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes it owner-only
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=120))
     finally:
         plt.close(fig)
-    return p
