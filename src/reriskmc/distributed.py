@@ -10,13 +10,16 @@ A bounded number of blocks is in flight, and blocks that finish early wait for t
 turn, so the client's memory does not grow with the path count. A worker lost mid-run
 changes nothing: the scheduler runs its blocks again elsewhere.
 
-Each worker process packs the config and allocates the kernel's scratch once, on its
-first block, and keeps them for the next blocks of the same config (``_WORKER``).
+Each worker thread packs the config and allocates the kernel's scratch once, on its
+first block, and keeps them for the next blocks of the same config (``_WORKER``). The
+scratch is the thread's own: a worker with several threads runs several blocks at once,
+and blocks sharing scratch would mix their statistics.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 
 import numpy as np
@@ -25,8 +28,8 @@ from .config import Config
 from .engine import CHUNK, COUNTS, DEFAULT_BLOCK, MONTHLY_SKETCHES, Control, Stats, _Totals
 from .pack import Packed, pack
 
-#: per worker process: the last config's packed model and one thread's scratch
-_WORKER: dict = {}
+#: per worker thread (``.state``): the last config's packed model and the thread's scratch
+_WORKER = threading.local()
 
 
 def _scratch(path: str, text: str, block_paths: int) -> dict:
@@ -34,13 +37,15 @@ def _scratch(path: str, text: str, block_paths: int) -> dict:
     from .kernels.scratch import allocate
 
     key = (hashlib.sha256(text.encode("utf-8")).hexdigest(), block_paths)
-    if _WORKER.get("key") != key:
-        _WORKER.clear()  # one config at a time: its scratch can weigh hundreds of MB
+    state = getattr(_WORKER, "state", None)
+    if state is None or state["key"] != key:
+        _WORKER.state = None  # one config at a time: its scratch can weigh hundreds of MB
         packed = pack(load_config(path, text))
         work, pads, traj, partials = allocate(packed, 1, block_paths)
-        _WORKER.update(key=key, pk=packed.params(), work=work, pads=pads, traj=traj)
-        _WORKER["partials"] = partials
-    return _WORKER
+        state = dict(key=key, pk=packed.params(), work=work, pads=pads, traj=traj)
+        state["partials"] = partials
+        _WORKER.state = state
+    return state
 
 
 def warm(path: str, text: str, block_paths: int) -> int:
@@ -49,6 +54,7 @@ def warm(path: str, text: str, block_paths: int) -> int:
     import os
 
     run_block(path, text, 0, 0, 0, block_paths)
+    _WORKER.state = None  # the tasks' threads allocate their own scratch
     return os.getpid()
 
 
@@ -79,15 +85,15 @@ def run_block(path: str, text: str, seed: int, path0: int, n: int, block_paths: 
 
 def merge_block(totals: _Totals, partials, block: dict, n: int) -> None:
     """Add a block's partials (:func:`run_block`) into the merged statistics: the next
-    block in path order. ``partials`` holds the merged counts in its one row."""
+    block in path order. ``partials`` holds the merged monthly sketches in its one row,
+    ``totals`` the other counts (int64)."""
     totals.before_block(partials, n)
     for name in COUNTS:
-        merged = getattr(partials, name)[0]
         if name in MONTHLY_SKETCHES:
             cells, values = block[name]
-            merged.ravel()[cells] += values  # cells are distinct: one add each
+            getattr(partials, name)[0].ravel()[cells] += values  # distinct cells: one add each
         else:
-            merged += block[name]
+            totals.hold(name, block[name])
     totals.add_sums(block["f_rec"], block["f_drec"], n)
 
 

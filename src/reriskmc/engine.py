@@ -133,6 +133,17 @@ class _Totals:
         # faults) can cost more than simulating a small run
         self.monthly: dict[str, np.ndarray] = {}
         self.pending = 0  # paths in the threads' counts since they were last emptied
+        # counts (not the monthly sketches) held outside the threads' rows, in int64:
+        # restored from a checkpoint or merged from other processes' blocks, which may
+        # hold more paths than a thread's int32 peak sketches can count
+        self.held: dict[str, np.ndarray] = {}
+
+    def hold(self, name: str, counts: np.ndarray) -> None:
+        """Add ``counts`` (one row, not a monthly sketch) to the held int64 counts."""
+        if name in self.held:
+            self.held[name] += counts
+        else:
+            self.held[name] = counts.astype(np.int64)
 
     def before_block(self, partials, n: int) -> None:
         if self.pending + n >= UINT16_PATHS:
@@ -153,8 +164,10 @@ class _Totals:
         self.done += n
 
     def count(self, partials, name: str) -> np.ndarray:
-        """A count of the threads' partials (not the monthly sketches), all threads'."""
-        return getattr(partials, name).sum(axis=0)
+        """A count (not a monthly sketch) over all threads' partials and the held counts,
+        int64."""
+        total = getattr(partials, name).sum(axis=0, dtype=np.int64)
+        return total + self.held[name] if name in self.held else total
 
     def state(self, partials) -> dict[str, np.ndarray]:
         """Everything needed to go on from ``done`` paths, as plain arrays: the sums, the
@@ -165,7 +178,10 @@ class _Totals:
         arrays.update({f"monthly_{k}": v for k, v in self.monthly.items()})
         for name in COUNTS:
             counts = getattr(partials, name)
-            arrays[f"counts_{name}"] = counts.sum(axis=0, dtype=counts.dtype)
+            if name in MONTHLY_SKETCHES:  # fewer than UINT16_PATHS paths: uint16 holds them
+                arrays[f"counts_{name}"] = counts.sum(axis=0, dtype=counts.dtype)
+            else:
+                arrays[f"counts_{name}"] = self.count(partials, name)
         return arrays
 
     def restore(self, arrays, partials) -> None:
@@ -176,10 +192,14 @@ class _Totals:
         for name in MONTHLY_SKETCHES:
             if f"monthly_{name}" in arrays:
                 self.monthly[name] = np.array(arrays[f"monthly_{name}"])
+        self.held = {}
         for name in COUNTS:
             counts = getattr(partials, name)
             counts[:] = 0
-            counts[0] = arrays[f"counts_{name}"]
+            if name in MONTHLY_SKETCHES:
+                counts[0] = arrays[f"counts_{name}"]
+            else:
+                self.hold(name, arrays[f"counts_{name}"])
 
     def _add_counts(self, name: str, counts) -> None:
         if name not in self.monthly:  # one pass over the counts, where zeroing and adding took two
@@ -199,8 +219,8 @@ class _Totals:
         return self.monthly[name]
 
     def stats(self, packed: Packed, partials) -> Stats:
-        def total(name, dtype=None):
-            return getattr(partials, name).sum(axis=0, dtype=dtype)
+        def total(name):
+            return self.count(partials, name)
 
         def by_month(name):
             """A histogram of first months (index T: never) as "at least once by month
@@ -221,9 +241,9 @@ class _Totals:
             d_regime=total("d_reg"),
             h_us=self._monthly("h_us", partials),
             h_slip=self._monthly("h_slip", partials),
-            h_peak_us=total("h_peak_us", np.int64),
-            h_peak_slip=total("h_peak_slip", np.int64),
-            h_peak_owed=total("h_peak_owed", np.int64),
+            h_peak_us=total("h_peak_us"),
+            h_peak_slip=total("h_peak_slip"),
+            h_peak_owed=total("h_peak_owed"),
         )
 
 

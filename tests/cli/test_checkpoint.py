@@ -157,3 +157,19 @@ def test_bad_checkpoint_options__one_line_exit_2(tmp_path, args, message):
     args = [a.format(**fill) for a in args]
     line = _one_line_exit_2("run", MINIMAL, "--paths", 100, "-o", tmp_path / "r.nc", *args)
     assert message.format(**fill) in line
+
+
+def test_restored_counts__are_held_in_int64_past_what_a_thread_row_counts():
+    """A resumed run's counts sit in one place for all the paths before the checkpoint:
+    the peak sketches, int32 in the threads' rows, must not wrap past 2**31 paths."""
+    from reriskmc.kernels.scratch import CHUNK, allocate
+
+    packed = engine.prepare(load_config(MINIMAL))
+    state = engine._Totals(packed, 2**34).state(allocate(packed, 2, CHUNK)[3])
+    big = 3 * 2**31
+    state["counts_h_peak_us"] = state["counts_h_peak_us"].copy()
+    state["counts_h_peak_us"][..., 0] = big
+    partials = allocate(packed, 2, CHUNK)[3]
+    totals = engine._Totals(packed, 2**34)
+    totals.restore(state, partials)
+    assert (totals.stats(packed, partials).h_peak_us[..., 0] == big).all()

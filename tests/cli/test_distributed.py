@@ -51,6 +51,22 @@ def test_dask_run__equals_a_local_two_thread_run(client, config, n, block):
     _assert_same_stats(local, on_dask)
 
 
+def test_worker_with_two_threads__runs_two_blocks_at_once_on_their_own_scratch():
+    """A worker of several threads (as `dask worker` starts by default) runs blocks at
+    the same time: each thread needs scratch of its own, or the blocks mix."""
+    from distributed import Client, LocalCluster
+
+    cfg = load_config(MINIMAL)
+    cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                           dashboard_address=":0")  # fmt: skip
+    try:
+        with Client(cluster) as c:
+            on_dask = distributed.simulate(cfg, 40_000, 9, c, block_paths=1024, in_flight=8)
+    finally:
+        cluster.close()
+    _assert_same_stats(engine.simulate(cfg, 40_000, 9, threads=2), on_dask)
+
+
 def test_worker_killed_mid_run__changes_nothing(client):
     cfg = load_config(MINIMAL)
     pids = client.run(os.getpid)  # worker address -> process id
