@@ -232,7 +232,8 @@ class _Job:
         self.checkpoint, self.resume = self._checkpoint(block_paths)
 
     def _target(self):
-        from .precision import Target, headline_threshold
+        from .precision import Target
+        from .summary import headline_threshold
 
         se, rel = self.scale["target_se"], self.scale["target_rel"]
         if se is None and rel is None:
@@ -712,13 +713,16 @@ def sensitivity(config, metric, programme, threshold, n_paths, n_samples, seed, 
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    if plot is not None:
-        from .tornado import write_tornado
-
-        write_tornado(res, plot)
     from .sensitivity import as_json as result_json
 
     click.echo(json.dumps(result_json(res), indent=1) if as_json else report_text(res))
+    if plot is not None:  # after the result is shown: a failed chart does not lose it
+        from .tornado import write_tornado
+
+        try:
+            write_tornado(res, plot)
+        except OSError as e:
+            raise _Fail(f"--plot: {plot}: {e.strerror or e}") from None
 
 
 @main.command("size-stockpile")

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .summary import headline_threshold
+
 #: how many standard errors either side make a 95% interval (normal approximation)
 Z95 = 1.959963984540054
 
@@ -109,8 +111,9 @@ class CompareResult:
         return f"{label[0].upper()}{label[1:]} by {self.month}"
 
     def median_se_ratio(self) -> float:
-        """Median over rows of paired / independent standard error (NaN if none)."""
-        r = [x.se_ratio for c in self.comparisons for x in c.rows]
+        """Median over rows of paired / independent standard error, where the paired one
+        is exact (not an upper bound); NaN if none."""
+        r = [x.se_ratio for c in self.comparisons if not c.se_bound for x in c.rows]
         r = [x for x in r if not math.isnan(x)]
         return float(np.median(r)) if r else math.nan
 
@@ -176,9 +179,7 @@ def _select_threshold(ds, metric: Metric, threshold: float | None) -> tuple[int,
             raise CompareError(f"--threshold: applies to p_slip only, not {metric.variable}")
         return None
     values = [float(x) for x in ds["slip_threshold"].values]
-    thr = 3.0 if threshold is None and 3.0 in values else threshold
-    if thr is None:  # no 3-month threshold in this result: the middle one, as summary does
-        thr = values[len(values) // 2]
+    thr = values[headline_threshold(len(values))] if threshold is None else threshold
     if thr not in values:
         have = ", ".join(f"{x:g}" for x in values)
         raise CompareError(f"--threshold: {thr:g} months is not in the result (it has {have})")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import write_atomic
+from .summary import _threshold
 
 FORMATS = ("png", "svg")
 FIGSIZE = (13.33, 7.5)
@@ -111,12 +112,6 @@ def render(fig, fmt: str = "png") -> bytes:
     return buf.getvalue()
 
 
-def _threshold(ds) -> tuple[int, float]:
-    values = [float(x) for x in ds["slip_threshold"].values]
-    k = values.index(3.0) if 3.0 in values else len(values) // 2
-    return k, values[k]
-
-
 def fan_chart(plt, ds, scenario: str):
     """Per programme, the slip in months over time in one scenario: the median, the
     mean and bands between symmetric quantiles (e.g. 5-95% and 25-75%)."""
@@ -147,7 +142,7 @@ def fan_chart(plt, ds, scenario: str):
 
 
 def risk_curves(plt, ds, scenarios: list[str]):
-    """Per programme, P(slip beyond the 3-month threshold at least once by the month),
+    """Per programme, P(slip beyond the headline threshold at least once by the month),
     one line per scenario."""
     k, thr = _threshold(ds)
     colours = _scenario_colours(plt, _names(ds, "scenario"))

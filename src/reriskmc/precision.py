@@ -79,8 +79,3 @@ def worst_precision(counts: np.ndarray, n: int, kind: str) -> float:
     if not positive.any():
         return float("inf")
     return float((se[positive] / p[positive]).max())
-
-
-def headline_threshold(n_thresholds: int) -> int:
-    """The index of the headline slip threshold: the middle one (as ``summary.py``)."""
-    return n_thresholds // 2

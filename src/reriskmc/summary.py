@@ -14,9 +14,16 @@ def _names(ds, dim: str) -> list[str]:
     return [str(x) for x in ds[dim].values]
 
 
+def headline_threshold(n_thresholds: int) -> int:
+    """The index of the slip threshold every headline figure uses (the summary table,
+    the report, the plots, compare's default, ``--target-se``): the middle one of
+    ``run.slip_thresholds`` (3 months of the default 1, 3, 6)."""
+    return n_thresholds // 2
+
+
 def _threshold(ds) -> tuple[int, float]:
-    """The slip threshold the headline uses: the middle one of run.slip_thresholds."""
-    k = len(ds["slip_threshold"]) // 2
+    """The headline slip threshold of a result: its index and its value in months."""
+    k = headline_threshold(len(ds["slip_threshold"]))
     return k, float(ds["slip_threshold"].values[k])
 
 

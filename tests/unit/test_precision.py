@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from reriskmc import engine
 from reriskmc.cli import main
 from reriskmc.config import load_config
-from reriskmc.precision import Target, headline_threshold, worst_precision
+from reriskmc.precision import Target, worst_precision
+from reriskmc.summary import headline_threshold
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = ROOT / "tests" / "configs" / "good_minimal.toml"
