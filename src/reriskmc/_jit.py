@@ -59,8 +59,8 @@ def _install_cache_locator() -> None:
     folder the user chose, an edit to a file inlined into the kernel alone would load
     stale code. Here the folder is named after the package and its subfolder, and the
     stamp is :func:`source_key`: an edit to any kernel source invalidates, a move does
-    not. Left out (numba's own locators then apply) where numba's caching is shaped
-    otherwise.
+    not. Only for ``kernels/`` (the files the key hashes). Left out (numba's own
+    locators then apply) where numba's caching is shaped otherwise.
     """
     from numba.core import caching
 
@@ -91,7 +91,8 @@ def _install_cache_locator() -> None:
 
         @classmethod
         def from_function(cls, py_func, py_file):
-            inside = os.path.abspath(py_file).startswith(here + os.sep)
+            # the files source_key() hashes: compiled code elsewhere keeps numba's stamp
+            inside = os.path.abspath(py_file).startswith(os.path.join(here, "kernels") + os.sep)
             if not numba.config.CACHE_DIR or not inside:
                 return None
             self = cls(py_func, py_file)

@@ -192,7 +192,7 @@ def sensitivity(
     values = run_variants(config, design, metric, n_paths, seed, threads=threads, progress=progress)
     p = pick_programme(values, programme)
     y, se = values.values[:, p], values.se[:, p]
-    indices = indices_from_outputs(y, n_samples, names, seed=seed)
+    indices = indices_from_outputs(y, n_samples, names, seed=seed + 1)  # not the design's draws
     noise = float(np.mean(se**2) / indices.variance) if indices.variance > 0 else float("nan")
     return Sensitivity(
         programme=values.programmes[p],

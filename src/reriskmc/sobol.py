@@ -121,9 +121,13 @@ def indices_from_outputs(
     tail = 50.0 * (1.0 - confidence)
 
     def interval(boot):
-        if not np.all(np.isfinite(boot)):
+        # a replicate whose resampled outputs do not vary has no indices (NaN): likely for
+        # a rare tail metric with few nonzero outputs. The interval is taken over the
+        # others while they are most; else the design is too small for an interval.
+        kept = boot[np.all(np.isfinite(boot), axis=1)]
+        if len(kept) < 0.5 * len(boot):
             return np.full((g, 2), np.nan)
-        return np.percentile(boot, [tail, 100.0 - tail], axis=0).T
+        return np.percentile(kept, [tail, 100.0 - tail], axis=0).T
 
     both = np.concatenate([ya, yb])
     return SobolIndices(
