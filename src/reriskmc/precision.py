@@ -35,8 +35,10 @@ class Target:
             raise ValueError(f"kind must be 'se' or 'rel', got {self.kind!r}")
         if not self.value > 0:
             raise ValueError(f"the target must be above zero, got {self.value}")
-        if self.step < 1:
-            raise ValueError(f"step must be at least 1, got {self.step}")
+        from .kernels.scratch import CHUNK
+
+        if self.step < 1 or self.step % CHUNK:  # blocks must start on chunk boundaries
+            raise ValueError(f"step must be a positive multiple of {CHUNK}, got {self.step}")
 
     def worst(self, c_slip: np.ndarray, c_exh: np.ndarray, n: int) -> float:
         """The worst precision of the headline estimates after ``n`` paths.

@@ -1,6 +1,6 @@
 """What a run shows on stderr while it works: the compile notice and the progress bar.
 
-The first run of a version compiles the block kernel (about a minute) before the first
+The first run of a version compiles the block kernel (about half a minute) before the first
 block. Where the kernel's cache holds no compiled kernel for this version, a line says
 so before compiling; else, should loading take longer than ``LATE_S`` seconds (a cache
 of another numba, say), the line comes then. While compiling, the seconds elapsed
@@ -16,7 +16,7 @@ import time
 
 TICK_S = 10.0
 LATE_S = 2.0
-MESSAGE = "compiling the kernel (once per version, about a minute)..."
+MESSAGE = "compiling the kernel (once per version, about half a minute)..."
 
 
 def kernel_cached() -> bool:

@@ -252,7 +252,10 @@ def size_stockpile(
     at = None if answer is None else levels.tried[answer]
     span: tuple[float | None, float | None] = (None, None)
     if at is not None:
-        span = (levels.smallest(target + 2 * at.se, tol), levels.smallest(target - 2 * at.se, tol))
+        # at least the error of a probability at the target: at a metric of 0, the sample
+        # SE is 0 and would make the range a point
+        se = max(at.se, (target * (1.0 - target) / n_paths) ** 0.5)
+        span = (levels.smallest(target + 2 * se, tol), levels.smallest(target - 2 * se, tol))
     material_index = [x.name for x in config.base.materials].index(material)
     every = [p.name for p in config.base.programmes]  # the stockpile serves them all
     return Sizing(
