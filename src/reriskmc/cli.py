@@ -385,8 +385,21 @@ def summarize(result):
     click.echo(headline_table(_open_result(result)))
 
 
-def _open_result(result: str, needs=("p_shortfall", "units_short_cvar")):
-    """The result Dataset in RESULT, or a one-line error if it is not one."""
+#: what the headline table reads (summarize, report)
+HEADLINE_NEEDS = (
+    "p_slip", "p_slip_se", "delta_p_slip", "delta_p_slip_se", "slip_months_cvar",
+    "p_stock_exhausted", "shortfall_t_mean", "delta_shortfall_t_mean",
+)  # fmt: skip
+#: what the figures read (plot, report)
+PLOT_NEEDS = (
+    "slip_months_quantile", "slip_months_mean", "slip_months_peak_quantile", "p_slip",
+    "p_stock_exhausted", "p_regime",
+)  # fmt: skip
+
+
+def _open_result(result: str, needs=HEADLINE_NEEDS):
+    """The result Dataset in RESULT, or a one-line error if it is not one (or lacks a
+    variable the command reads: a file of an older version)."""
     from .io import OutputError, open_result
 
     try:
@@ -399,7 +412,7 @@ def _open_result(result: str, needs=("p_shortfall", "units_short_cvar")):
     missing = [v for v in needs if v not in ds]
     if missing or "scenario" not in ds.dims or "month" not in ds.dims:
         what = ", ".join(missing) or "scenario or month dimension"
-        raise _Fail(f"{result}: not a reriskmc result (no {what})")
+        raise _Fail(f"{result}: not a reriskmc result, or one of an older version (no {what})")
     return ds
 
 
@@ -446,10 +459,11 @@ def compare(result, scenarios, against, metric, threshold, month, programmes, ma
     """
     import json
 
-    from .compare import CompareError, compare_text
+    from .compare import METRICS, CompareError, compare_text
     from .compare import compare as run_compare
 
-    ds = _open_result(result, needs=("p_slip", "delta_p_slip_se"))
+    read = (metric, f"{metric}_se", f"delta_{metric}", f"delta_{metric}_se")
+    ds = _open_result(result, needs=read if metric in METRICS else ("p_slip",))
     try:
         res = run_compare(ds, list(scenarios), against, metric, threshold, month,
                           list(programmes), list(materials))  # fmt: skip
@@ -499,7 +513,7 @@ def plot(result, out_dir, fmt, scenarios):
     material, and policy-regime occupancy. Prints the files written."""
     from .plot import PlotError, write_plots
 
-    ds = _open_result(result, needs=("slip_months_quantile", "p_slip", "p_regime"))
+    ds = _open_result(result, needs=PLOT_NEEDS)
     out = Path(out_dir) if out_dir else _default_beside(result, "_plots")
     try:
         written = write_plots(ds, out, fmt, list(scenarios))
@@ -527,7 +541,7 @@ def report(result, output):
     assumptions and the run's provenance. No script, no network needed to read it."""
     from .report import write_report
 
-    ds = _open_result(result, needs=("slip_months_quantile", "p_slip", "delta_p_slip_se"))
+    ds = _open_result(result, needs=HEADLINE_NEEDS + PLOT_NEEDS)
     out = Path(output) if output else _default_beside(result, "_report.html")
     try:
         write_report(ds, out)

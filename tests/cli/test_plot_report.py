@@ -132,3 +132,28 @@ def test_report__renders_in_a_browser_with_every_image_and_no_errors(report_file
     assert all(done and width > 0 for done, width in images), images
     assert errors == []
     assert tables == 4  # three headline tables and the comparison
+
+
+@pytest.mark.parametrize(
+    "command, dropped",
+    [
+        (["plot"], "slip_months_peak_quantile"),
+        (["report"], "slip_months_cvar"),
+        (["summarize"], "delta_p_slip_se"),
+        (["compare", "--metric", "units_short_mean"], "delta_units_short_mean_se"),
+    ],
+)
+def test_result_lacking_a_variable__is_one_line_exit_2(small_result, tmp_path, command, dropped):
+    """A result of an older version (a variable missing): one line naming it, no output."""
+    import xarray as xr
+
+    old = tmp_path / "old.nc"
+    with xr.open_dataset(small_result) as ds:
+        ds.drop_vars(dropped).to_netcdf(old)
+    out = ["-o", str(tmp_path / "out")] if command[0] in ("plot", "report") else []
+    res = CliRunner().invoke(main, [command[0], str(old), *command[1:], *out])
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip().splitlines() == [
+        f"reriskmc: error: {old}: not a reriskmc result, or one of an older version (no {dropped})"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.nc"]
