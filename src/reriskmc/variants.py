@@ -135,6 +135,34 @@ def _reduce(config: Config, stats, metric: Metric) -> tuple[np.ndarray, np.ndarr
     return p, np.sqrt(p * (1.0 - p) / n)
 
 
+def fitting_batch(config: Config, variants, metric: Metric, threads, block: int, batch: int) -> int:
+    """The largest batch of variants, halving from ``batch``, whose run fits in the memory
+    available (``engine.estimate_memory_bytes``: it grows with the scenarios of a run).
+    A variant's statistics do not depend on the others run beside it (common random
+    numbers are keyed by path and draw), so the batch changes no result.
+
+    Raises
+    ------
+    ValueError
+        If even one variant beside the base would not fit.
+    """
+    from . import engine
+
+    have = engine.available_memory_bytes()
+    threads = threads or engine.default_threads()
+    while True:
+        cfg = with_variants(config, variants[:batch], metric)
+        need = engine.estimate_memory_bytes(engine.prepare(cfg), threads, block)
+        if have is None or need <= have:
+            return batch
+        if batch <= 1:
+            raise ValueError(
+                f"a run of the base and one variant needs about {need / 2**30:.1f} GiB of "
+                f"memory, {have / 2**30:.1f} GiB is available; use fewer --threads"
+            )
+        batch //= 2
+
+
 def run_variants(
     config: Config,
     variants: Sequence[dict],
@@ -162,11 +190,12 @@ def run_variants(
     base = base_se = None
     programmes: tuple[str, ...] = ()
     priorities: tuple[str, ...] = ()
+    # a block no larger than the run: smaller partial sums to zero and merge (the results
+    # do not depend on the block size)
+    block = min(n_paths, engine.DEFAULT_BLOCK)
+    batch = fitting_batch(config, variants, metric, threads, block, batch)
     for first in range(0, max(len(variants), 1), batch):
         cfg = with_variants(config, variants[first : first + batch], metric)
-        # a block no larger than the run: smaller partial sums to zero and merge (the
-        # results do not depend on the block size)
-        block = min(n_paths, engine.DEFAULT_BLOCK)
         stats = engine.simulate(cfg, n_paths, seed, threads=threads, block_paths=block)
         value, se = _reduce(cfg, stats, metric)
         base, base_se = value[0], se[0]

@@ -141,3 +141,28 @@ def test_cli_sensitivity__config_without_distributions_is_a_one_line_error(tmp_p
     result = CliRunner().invoke(main, ["sensitivity", str(path)])
     assert result.exit_code == 2
     assert "no distribution-valued parameter" in result.stderr
+
+
+def test_variants__batched_to_fit_memory_with_the_same_values(monkeypatch):
+    """With little memory the variants run in smaller batches, and no value changes (a
+    variant's paths do not depend on the others run beside it); with too little for
+    one variant, a one-line error."""
+    from reriskmc import engine
+    from reriskmc.variants import fitting_batch, run_variants
+
+    cfg = load_config(TWO)
+    metric = Metric("p_slip", 3.0)
+    variants = [{"materials": {"ndfeb": {"buffer_t": float(x)}}} for x in (0, 1, 2, 4, 8)]
+    whole = run_variants(cfg, variants, metric, 600, 5, threads=1, batch=8)
+    one = engine.estimate_memory_bytes(engine.prepare(with_variants(cfg, variants[:1], metric)),
+                                       1, 600)  # fmt: skip
+    two = engine.estimate_memory_bytes(engine.prepare(with_variants(cfg, variants[:2], metric)),
+                                       1, 600)  # fmt: skip
+    monkeypatch.setattr(engine, "available_memory_bytes", lambda: (one + two) // 2)
+    assert fitting_batch(cfg, variants, metric, 1, 600, 8) == 1
+    batched = run_variants(cfg, variants, metric, 600, 5, threads=1, batch=8)
+    np.testing.assert_array_equal(batched.values, whole.values)
+    np.testing.assert_array_equal(batched.se, whole.se)
+    monkeypatch.setattr(engine, "available_memory_bytes", lambda: one - 1)
+    with pytest.raises(ValueError, match=r"needs about .* GiB of memory"):
+        fitting_batch(cfg, variants, metric, 1, 600, 8)
