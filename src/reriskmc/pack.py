@@ -56,6 +56,8 @@ class Packed:
     rate_cols, rate_w, cap_cols, cap_w : the schedules' interpolation (layout.Params)
     eff_event, eff_pos, eff_op, eff_value : the events' effects (layout.Params)
     keys : tuple of str; the parameter each column of theta holds, as a key path
+    slot_keys : tuple of str; the config key each path-stream slot draws (where the
+        distribution is written)
     programmes, sources, events, matrix_names : the union's names, in packed order
     present : bool[S, P]; whether each scenario has each programme
     """
@@ -82,14 +84,24 @@ class Packed:
     eff_op: np.ndarray
     eff_value: np.ndarray
     keys: tuple[str, ...] = ()
+    slot_keys: tuple[str, ...] = ()
     programmes: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     events: tuple[str, ...] = ()
     matrix_names: tuple[str, ...] = ()
     present: np.ndarray | None = None
 
-    def params(self) -> L.Params:
-        """The kernel's argument: every array and offset, by name."""
+    def params(self, tilt: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> L.Params:
+        """The kernel's argument: every array and offset, by name.
+
+        tilt : (slots int64[n], cum float64[n, TILT_BINS + 1], trans float64[n_matrices or
+        0, R, R]), optional: the path's uniforms drawn by importance sampling with their
+        proposals' cumulative bin masses, and the proposal's cumulative regime transition
+        rows (``importance.Proposal``); none by default (plain Monte Carlo).
+        """
+        if tilt is None:
+            R = self.dims.R
+            tilt = (np.zeros(0, np.int64), np.zeros((0, L.TILT_BINS + 1)), np.zeros((0, R, R)))
         return L.Params(
             dims=self.dims, f=self.f, i=self.i, u=self.month_slots, r=self.record_rows,
             floors=self.floors, slip_thresholds=self.slip_thresholds, th_fixed=self.th_fixed,
@@ -98,7 +110,7 @@ class Packed:
             struct=self.struct, cum_trans=self.cum_trans, rate_cols=self.rate_cols,
             rate_w=self.rate_w, cap_cols=self.cap_cols, cap_w=self.cap_w,
             eff_event=self.eff_event, eff_pos=self.eff_pos, eff_op=self.eff_op,
-            eff_value=self.eff_value,
+            eff_value=self.eff_value, tilt_slot=tilt[0], tilt_cum=tilt[1], tilt_trans=tilt[2],
         )  # fmt: skip
 
     @cached_property
@@ -421,7 +433,7 @@ def _theta(values: list[list[Param]]):
             else:
                 th_fixed[s, k] = float(v)
     tables_arr = np.stack(tables) if tables else np.zeros((1, L.TABLE_NODES))
-    return th_fixed, th_code, th_args, th_table, th_slot, tables_arr, len(slot_of)
+    return th_fixed, th_code, th_args, th_table, th_slot, tables_arr, tuple(slot_of)
 
 
 # --------------------------------------------------------------------------- schedules
@@ -506,7 +518,7 @@ def pack(config: Config) -> Packed:
     pairs = [_in_layout_order(L.FLOAT_BLOCKS, _floats(sc, dims)) for sc in scenarios]
     assert all(len(v) == n_f for v in pairs), "float layout and config disagree"
     keys = [tuple(k for k, _ in v) for v in pairs]
-    th_fixed, th_code, th_args, th_table, th_slot, tables, n_slots = _theta(
+    th_fixed, th_code, th_args, th_table, th_slot, tables, slot_keys = _theta(
         [[v for _, v in row] for row in pairs]
     )
     struct = np.asarray([_in_layout_order(L.INT_BLOCKS, _ints(sc)) for sc in scenarios], np.int64)
@@ -533,7 +545,7 @@ def pack(config: Config) -> Packed:
             S=S,
             n_effects=max(n_effects, 1),
             n_matrices=len(matrix_names),
-            n_path_slots=n_slots,
+            n_path_slots=len(slot_keys),
             **dims,
         ),
         f=f,
@@ -543,6 +555,7 @@ def pack(config: Config) -> Packed:
         th_args=th_args,
         th_table=th_table,
         th_slot=th_slot,
+        slot_keys=slot_keys,
         tables=tables,
         struct=struct,
         cum_trans=np.ascontiguousarray(cum),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .._jit import jit, jit_noalias
 from .paths import fill_fixed, month_regime, simulate_month, start_group
-from .reduce import count_units, fold_group, fold_month, start_peaks
+from .reduce import count_units, fold_group, fold_month, keep_outcomes, start_peaks
 from .scratch import GROUP, Partials, Trajectories, work_of
 
 
@@ -74,6 +74,8 @@ def simulate_lane(pk, work, pads, traj, partials, k0, k1, path0, n_paths, chunk,
                     if tr.log.shape[0] > 0:
                         log_month(pk, w, tr, ng, t)
                 fold_group(pk, w, tr, acc, ng)
+                if acc.o_weight.shape[0] > 0:
+                    keep_outcomes(w, tr, acc, b0 + g0, ng)
             count_units(tr.codes, n, acc.h_us)
             count_units(tr.slip_codes, n, acc.h_slip)
 
@@ -81,12 +83,13 @@ def simulate_lane(pk, work, pads, traj, partials, k0, k1, path0, n_paths, chunk,
 @jit(inline="always")
 def lane_partials(partials, lane):
     """``partials`` with every count and sketch reduced to thread ``lane``'s row (the
-    float sums keep their chunk axis)."""
+    float sums keep their chunk axis, the paths' outcomes their path axis)."""
     p = partials
     return Partials(p.f_rec, p.f_drec, p.c_behind[lane], p.c_slip[lane], p.c_exh[lane],
                     p.c_reg[lane], p.d_behind[lane], p.d_slip[lane], p.d_exh[lane],
                     p.d_reg[lane], p.h_us[lane], p.h_slip[lane], p.h_peak_us[lane],
-                    p.h_peak_slip[lane], p.h_peak_owed[lane])  # fmt: skip
+                    p.h_peak_slip[lane], p.h_peak_owed[lane], p.o_weight, p.o_peak_slip,
+                    p.o_first_slip, p.o_trans)  # fmt: skip
 
 
 @jit(inline="always")

@@ -41,6 +41,9 @@ NO_MONTH = 1 << 40
 
 # -- random streams: counter word 1 is 0 for the path's own draws, month + 1 for a month's
 STREAM_PATH = 0
+#: importance sampling: a tilted uniform's proposal density is constant on each of this
+#: many equal bins of [0, 1] (kernels/tilt.py)
+TILT_BINS = 20
 
 # -- float blocks of theta: (name, shape in dims; a digit is a fixed size). N: schedule
 # nodes of the programmes' rates, Q: of the sources' capacities (scenarios' maximum)
@@ -151,7 +154,11 @@ RecordRows = namedtuple("RecordRows", ["units", "slip", "share", "owed", "total"
 #: rate_cols int64[S, P, T, 2] and rate_w float64[S, P, T] (cap_* likewise [S, K, T]):
 #: a schedule's value in month t is theta at the first column plus rate_w times the
 #: difference of the two columns' values; eff_* [S, n_effects]: each effect's event
-#: (-1: none), column in theta, operation (EFFECT_SET, EFFECT_SCALE) and value
+#: (-1: none), column in theta, operation (EFFECT_SET, EFFECT_SCALE) and value;
+#: tilt_slot int64[n_tilted] and tilt_cum float64[n_tilted, TILT_BINS + 1]: the path's
+#: uniforms drawn by importance sampling and their proposals; tilt_trans float64[n_matrices
+#: or 0, R, R]: the proposal's cumulative regime transition rows (kernels/tilt.py; none
+#: in a plain run)
 Params = namedtuple(
     "Params",
     [
@@ -179,6 +186,9 @@ Params = namedtuple(
         "eff_pos",
         "eff_op",
         "eff_value",
+        "tilt_slot",
+        "tilt_cum",
+        "tilt_trans",
     ],
 )
 

@@ -40,6 +40,7 @@ from .layout import (
     STREAM_PATH,
 )
 from .rng import fill_uniforms, transform
+from .tilt import tilt_path, tilt_regime
 
 #: stocks have run out when a need of more than this many tonnes is left uncovered
 EXHAUSTED_T = 1e-9
@@ -61,13 +62,19 @@ def fill_fixed(pk, w):
 @jit(inline="always")
 def draw_path(pk, w, k0, k1, path, g):
     """Draw path ``path``'s own uniforms and per-path parameters into ``w`` as the
-    ``g``-th path of its group (``w.theta``, ``w.qualified``, ``w.waived``); the point
+    ``g``-th path of its group (``w.theta``, ``w.qualified``, ``w.waived``, and
+    ``w.weight``: its likelihood ratio, 1 unless uniforms are tilted); the point
     values are there already (:func:`fill_fixed`). Its monthly uniforms are drawn a
     month at a time, for the whole group (:func:`draw_month`)."""
     theta, u_path = w.theta, w.u_path
     S, K, nps = pk.dims.S, pk.dims.K, pk.dims.n_path_slots
     th_same = pk.th_same  # -1 where fixed (Packed.th_same)
     fill_uniforms(u_path, nps + 2 + K, STREAM_PATH, path, 1, k0, k1)
+    w.weight[g] = tilt_path(pk.tilt_slot, pk.tilt_cum, u_path)  # 1: none tilted
+    for m in range(w.trans.shape[0]):
+        for r in range(w.trans.shape[1]):
+            for k in range(w.trans.shape[2]):
+                w.trans[m, r, k, g] = 0
     for s in range(S):
         for k in range(pk.th_fixed.shape[1]):
             same = th_same[s, k]
@@ -666,6 +673,8 @@ def simulate_month(pk, w, k0, k1, path0, n, t, rec):
     twin's month instead of computing its own, and applies its own events' effects.
     """
     draw_month(w, k0, k1, path0, n, t)
+    if t > 0:  # month 0 draws a regime uniform it does not use
+        tilt_regime(pk, w, n)
     for s in range(pk.dims.S):
         if pk.struct[s, pk.i.twin_china] < 0:
             china_month(pk, w, s, t, n)

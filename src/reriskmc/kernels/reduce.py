@@ -219,6 +219,28 @@ def fold_group(pk, w, traj, acc, n):
 
 
 @jit(inline="always")
+def keep_outcomes(w, traj, acc, row0, n):
+    """The group's paths' own outcomes into rows ``row0 ..`` of ``acc.o_*``: each path's
+    weight, peak slip bucket, first months past the slip thresholds and the base's
+    regime transitions."""
+    for g in range(n):
+        acc.o_weight[row0 + g] = w.weight[g]
+    nm, R = w.trans.shape[0], w.trans.shape[1]
+    for g in range(n):
+        for m in range(nm):
+            for r in range(R):
+                for k in range(R):
+                    acc.o_trans[row0 + g, m, r, k] = w.trans[m, r, k, g]
+    S, P, K = traj.peak_slip.shape[0], traj.peak_slip.shape[1], traj.first_slip.shape[2]
+    for g in range(n):
+        for s in range(S):
+            for p in range(P):
+                acc.o_peak_slip[row0 + g, s, p] = traj.peak_slip[s, p, g]
+                for k in range(K):
+                    acc.o_first_slip[row0 + g, s, p, k] = traj.first_slip[s, p, k, g]
+
+
+@jit(inline="always")
 def count_units(codes, n, h_us):
     """Add a batch's monthly bucket codes (uint16[S, P, T, >= n], from
     :func:`fold_month`) to the monthly sketches h_us, uint16 or int32 [S, P, T, B] (the

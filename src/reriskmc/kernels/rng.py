@@ -159,3 +159,17 @@ def transform(code, a, b, c, tables, row, u):
         return tables[row, n - 1]
     f = x - k
     return tables[row, k] + f * (tables[row, k + 1] - tables[row, k])
+
+
+@jit
+def path_uniforms(n_uniforms, path0, n_paths, k0, k1):
+    """The first ``n_uniforms`` uniforms of the path stream (stream 0: parameters,
+    waivers, qualification) of paths ``path0 .. path0 + n_paths - 1``, float64[n_paths,
+    n_uniforms]: what each path draws before any is tilted."""
+    out = np.empty((n_paths, n_uniforms))
+    buf = np.empty((max(n_uniforms, 1), 1))
+    for i in range(n_paths):
+        fill_uniforms(buf, n_uniforms, 0, path0 + i, 1, k0, k1)
+        for j in range(n_uniforms):
+            out[i, j] = buf[j, 0]
+    return out

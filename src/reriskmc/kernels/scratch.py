@@ -71,6 +71,8 @@ Work = namedtuple("Work", [
                     # what it wants
     "demand",       # float64[4, M, G]: the month's demand, DX demand, DX share, DO share
     "built",        # float64[G]: units built this month
+    "weight",       # float64[G]: each path's likelihood ratio (importance sampling; else 1)
+    "trans",        # int32[n_matrices, R, R, G]: the base's regime transitions, by matrix
 ])  # fmt: skip
 
 #: one thread's buffers between simulating a group's month and folding it in
@@ -108,6 +110,12 @@ Partials = namedtuple("Partials", [
     "h_peak_us",    # int32[lanes, S, P, B]: sketches of each path's peak units behind
     "h_peak_slip",  # int32[lanes, S, P, B]: sketches of each path's peak slip
     "h_peak_owed",  # int32[lanes, S, P, M, B]: sketches of each path's peak tonnes owed
+    # each path's own outcomes, by its place in the block (no rows unless asked for:
+    # importance sampling weights them, tail.py)
+    "o_weight",     # float64[n_out]: its likelihood ratio
+    "o_peak_slip",  # uint16[n_out, S, P]: the sketch bucket of its peak slip
+    "o_first_slip", # int16[n_out, S, P, K]: its first month past slip threshold k (-1: never)
+    "o_trans",      # int16[n_out, n_matrices, R, R]: the base's regime transitions
 ])  # fmt: skip
 
 
@@ -145,6 +153,8 @@ def _work_shapes(packed) -> Work:
         order=((4, G), f8),
         demand=((4, M, G), f8),
         built=((G,), f8),
+        weight=((G,), f8),
+        trans=((packed.cum_trans.shape[1], d.R, d.R, G), np.int32),
     )
 
 
@@ -166,7 +176,7 @@ def _trajectory_shapes(packed, log: bool = False) -> Trajectories:
     )
 
 
-def _partial_shapes(packed, n_lanes: int, n_chunks: int) -> Partials:
+def _partial_shapes(packed, n_lanes: int, n_chunks: int, n_out: int = 0) -> Partials:
     d = packed.dims
     S, T, M, P, R = d.S, d.T, d.M, d.P, d.R
     K, B, L = len(packed.slip_thresholds), N_BUCKETS, n_lanes
@@ -188,6 +198,10 @@ def _partial_shapes(packed, n_lanes: int, n_chunks: int) -> Partials:
         h_peak_us=((L, S, P, B), np.int32),
         h_peak_slip=((L, S, P, B), np.int32),
         h_peak_owed=((L, S, P, M, B), np.int32),
+        o_weight=((n_out,), np.float64),
+        o_peak_slip=((n_out, S, P), np.uint16),
+        o_first_slip=((n_out, S, P, K), np.int16),
+        o_trans=((n_out, packed.cum_trans.shape[1], R, R), np.int16),
     )
 
 
@@ -207,23 +221,24 @@ def n_chunks(block_paths: int) -> int:
     return -(-block_paths // CHUNK)
 
 
-def allocate(packed, n_lanes: int, block_paths: int, log: bool = False):
+def allocate(packed, n_lanes: int, block_paths: int, log: bool = False, outcomes: bool = False):
     """The arrays of a run on ``n_lanes`` threads in blocks of ``block_paths`` paths.
 
     Returns (work, pads, trajectories, partials): ``work`` a :class:`Work` of arrays
     with a leading lane axis (lane ``l``'s arrays at ``pads * l``, see :func:`work_of`),
     ``pads`` int64[n fields], ``trajectories`` a :class:`Trajectories` with a leading
     lane axis (``log``: with room for every month's record, for replaying paths),
-    ``partials`` a :class:`Partials` (counts zeroed; float sums are zeroed by the kernel).
+    ``partials`` a :class:`Partials` (counts zeroed; float sums are zeroed by the kernel;
+    ``outcomes``: with a row of each path's own outcomes, ``o_*``, per path of a block).
     """
     shapes = _work_shapes(packed)
     pads = np.asarray([_lane_pad(s, t) for s, t in shapes], dtype=np.int64)
     work = Work(*(np.zeros((n_lanes * pad,) + s, t) for (s, t), pad in zip(shapes, pads)))
     # zeros: the record's padding rows are never written, and fold into zero sums
     traj = Trajectories(*(np.zeros((n_lanes,) + s, t) for s, t in _trajectory_shapes(packed, log)))
-    partials = Partials(
-        *(np.zeros(s, t) for s, t in _partial_shapes(packed, n_lanes, n_chunks(block_paths)))
-    )
+    n_out = block_paths if outcomes else 0
+    shapes = _partial_shapes(packed, n_lanes, n_chunks(block_paths), n_out)
+    partials = Partials(*(np.zeros(s, t) for s, t in shapes))
     return work, pads, traj, partials
 
 
@@ -274,4 +289,6 @@ def work_of(w, pads, lane):
         w.order[lane * pads[25]],
         w.demand[lane * pads[26]],
         w.built[lane * pads[27]],
+        w.weight[lane * pads[28]],
+        w.trans[lane * pads[29]],
     )
