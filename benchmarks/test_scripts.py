@@ -42,3 +42,9 @@ def test_ab__compares_two_copies_of_the_package():
 def test_threads__times_one_and_two_threads():
     out = _run("benchmarks/threads.py", "--paths", "64", "--rounds", "1", "--config", str(CONFIG))
     assert "random-number floor" in out and "speed-up" in out
+
+
+def test_precision__prints_the_gain_of_importance_sampling():
+    out = _run("benchmarks/precision.py", "--paths", "64", "--pilot", "64", "--rounds", "1",
+               "--select-paths", "64", "--threads", "1", "--config", str(CONFIG))  # fmt: skip
+    assert out.strip().splitlines()[-1].startswith("precision gain: ")
