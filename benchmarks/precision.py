@@ -52,11 +52,20 @@ def main(argv=None) -> None:
         help="paths of the plain run that finds the least-at-risk programme",
     )
     ap.add_argument("--config", default=str(BASE))
+    ap.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="slip threshold, months (default: the headline one, the middle of "
+        "run.slip_thresholds)",
+    )
     a = ap.parse_args(argv)
     config = load_config(a.config)
     packed = pack(config)
     threads = a.threads or default_threads()
     k = headline_threshold(len(config.slip_thresholds))
+    if a.threshold is not None:
+        k = list(config.slip_thresholds).index(a.threshold)
     programme = least_at_risk(config, packed, k, a.select_paths, threads)
     q = tail.question(config, programme, config.slip_thresholds[k], None)
     tail.estimate(config, q, 1024, 0, plain=True, threads=threads, packed=packed)  # compile
