@@ -888,10 +888,20 @@ def tail(config, programme, threshold, month, n_paths, n_pilot, plain, seed, thr
     except ValueError as e:
         option = "--threshold" if "threshold" in str(e) else "--month"
         raise _Fail(f"{option}: {e}") from None
-    res = tails.estimate(
-        cfg, question, n_paths, seed, n_pilot=n_pilot, plain=plain,
-        threads=threads or default_threads(),
-    )  # fmt: skip
+    from .pack import pack
+    from .progress import Bar, CompileNotice, kernel_cached
+
+    packed, threads = pack(cfg), threads or default_threads()
+    with CompileNotice(cached=kernel_cached()):
+        tails.compile_kernel(packed, threads)
+    bar = Bar(n_paths)
+    try:
+        res = tails.estimate(
+            cfg, question, n_paths, seed, n_pilot=n_pilot, plain=plain, threads=threads,
+            packed=packed, progress=bar,
+        )  # fmt: skip
+    finally:
+        bar.close()
     click.echo(json.dumps(tails.as_json(res), indent=1) if as_json else tails.report_text(res))
 
 

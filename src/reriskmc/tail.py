@@ -209,7 +209,7 @@ def _run_paths(packed, proposal, seed, path0, n_paths, threads, consume, progres
             consume(partials.o_weight[:n], partials.o_peak_slip[:n], partials.o_first_slip[:n],
                     partials.o_trans[:n])  # fmt: skip
             if progress is not None:
-                progress(n)
+                progress(b0 + n)
     finally:
         pool.shutdown(wait=True)
 
@@ -221,8 +221,18 @@ def _event(first_slip: np.ndarray, q: Question) -> np.ndarray:
 
 
 def compile_kernel(packed: Packed, threads: int = 1) -> None:
-    """Compile (or load) the kernel a tail run calls, so that timings leave it out."""
-    _run_paths(packed, importance.Proposal.none(), 0, 0, 0, threads, lambda *a: None)
+    """Compile (or load) the kernel a tail run calls (the run's own), so that timings
+    leave it out."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .kernels.block import simulate_block
+    from .kernels.rng import seed_key
+    from .kernels.scratch import allocate
+
+    pk = packed.params(tilt=importance.Proposal.none().kernel_args(packed.dims.R))
+    work, pads, traj, partials = allocate(packed, threads, CHUNK, outcomes=True)
+    with ThreadPoolExecutor(max_workers=max(1, threads - 1)) as pool:
+        simulate_block(pool, pk, work, pads, traj, partials, *seed_key(0), 0, 0, CHUNK, threads)
 
 
 def model_transitions(packed: Packed) -> np.ndarray:
@@ -265,7 +275,8 @@ def estimate(
 ) -> TailResult:
     """Estimate ``q`` in every scenario of ``config`` from ``n_paths`` paths: weighted
     by a proposal fitted to ``n_pilot`` pilot paths, or by the ``proposal`` given (no
-    pilot), or plain (``plain=True``: no pilot, every weight 1)."""
+    pilot), or plain (``plain=True``: no pilot, every weight 1). ``progress`` is called
+    with the run's paths done (the pilot's not counted) after each block."""
     if n_paths < 2:
         raise ValueError("a tail run needs at least 2 paths")
     packed = packed or pack(config)

@@ -1,11 +1,13 @@
-"""The block kernel is compiled once: runs on any thread count and block size, and the
-replay of one path (whose trajectories keep a log), all call it with the same types.
+"""The block kernel is compiled once: runs on any thread count and block size, the
+replay of one path (whose trajectories keep a log) and a tail run (tilted draws, each
+path's outcomes kept), all call it with the same types.
 A second signature would cost a second full compile on a new machine."""
 
 from pathlib import Path
 
 from numba.core.registry import CPUDispatcher
 
+from reriskmc import tail
 from reriskmc.config import load_config
 from reriskmc.engine import prepare, replay_path, simulate
 from reriskmc.kernels import block, paths, reduce
@@ -29,6 +31,8 @@ def test_a_run_and_a_replay__use_one_compiled_kernel():
     simulate(config, 600, 3, threads=1, packed=packed)
     simulate(config, 1100, 3, threads=2, block_paths=512, packed=packed)
     replay_path(config, 3, 17, packed)
+    question = tail.question(config, "jdam", 3.0, None)
+    tail.estimate(config, question, 600, 3, n_pilot=1024, threads=2, packed=packed)
     assert len(block.simulate_lane.signatures) == 1
     stages = _stages()
     assert stages, "no stages found"
