@@ -43,7 +43,10 @@ class _Group(click.Group):
         except click.ClickException as e:
             e.show()
             sys.exit(e.exit_code if isinstance(e, _Fail) else 2)
-        except click.exceptions.Abort:
+        except click.exceptions.Abort as e:
+            if isinstance(e.__cause__, KeyboardInterrupt):  # Ctrl-C: the shell's convention
+                click.echo("reriskmc: interrupted", err=True)
+                sys.exit(130)
             click.echo("reriskmc: aborted", err=True)
             sys.exit(1)
 

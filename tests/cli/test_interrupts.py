@@ -1,4 +1,5 @@
-"""Ctrl-C (SIGINT) or SIGTERM during a run: a prompt stop, one line, no partial output."""
+"""Ctrl-C (SIGINT) or SIGTERM during a run: a prompt stop, one line, no partial output;
+Ctrl-C during the other long commands: one line and exit status 130 too."""
 
 import signal
 import subprocess
@@ -73,3 +74,23 @@ def test_signal__stops_the_run_without_touching_the_output(tmp_path, sig, compil
     assert stopped_after < 10.0  # a block takes a second or two at most
     assert out.read_bytes() == b"previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc"]
+
+
+def test_sigint__stops_a_tail_run_with_one_line(compiled):
+    exe = Path(sys.executable).with_name("reriskmc")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "reriskmc.cli"]
+    args = ["tail", str(BASE), "--programme", "jdam", "--paths", "50000000", "--pilot", "1024",
+            "--threads", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=_as_in_a_terminal)  # fmt: skip
+    time.sleep(6.0)
+    assert proc.poll() is None, "the tail run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == ["reriskmc: interrupted"], err
+    assert out == ""
