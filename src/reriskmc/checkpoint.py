@@ -110,6 +110,7 @@ class Checkpoint:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
+            _sync_folder(self.folder)
         finally:
             if tmp.exists():
                 tmp.unlink()
@@ -123,3 +124,16 @@ class Checkpoint:
             self.path.unlink()
         with contextlib.suppress(OSError):  # not empty: other files of the user's
             self.folder.rmdir()
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable: without this, a power cut soon after the
+    rename may bring back the folder's previous entry (POSIX leaves it to the folder's
+    own fsync). Not every file system can sync a folder; then the rename is as durable
+    as it can be made."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

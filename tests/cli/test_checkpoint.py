@@ -173,3 +173,23 @@ def test_restored_counts__are_held_in_int64_past_what_a_thread_row_counts():
     totals = engine._Totals(packed, 2**34)
     totals.restore(state, partials)
     assert (totals.stats(packed, partials).h_peak_us[..., 0] == big).all()
+
+
+def test_save__syncs_the_file_then_the_folder_that_holds_its_name(tmp_path, monkeypatch):
+    import os
+
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append(os.path.realpath(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    folder = tmp_path / "ck"
+    ck = Checkpoint(folder, {"a": 1})
+    ck.check_folder()
+    ck.save({"x": np.arange(3)})
+    assert synced[-1] == str(folder.resolve())  # the rename, after the file's own data
+    assert synced[0].startswith(str(folder.resolve())) and synced[0] != synced[-1]
+    assert ck.path.exists()
