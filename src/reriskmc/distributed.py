@@ -182,7 +182,11 @@ def local_client(n_workers: int):
         n_workers=n_workers, threads_per_worker=1, processes=True,
         dashboard_address=None, silence_logs=logging.ERROR,
     )  # fmt: skip
-    return Client(cluster)
+    try:
+        return Client(cluster)
+    except BaseException:  # Ctrl-C or a failure while connecting: no orphaned workers
+        cluster.close()
+        raise
 
 
 def connect(address: str):

@@ -129,3 +129,25 @@ def test_bad_worker_options__one_line_exit_2(tmp_path, args, message):
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_local_client__interrupted_while_connecting_closes_its_cluster(monkeypatch):
+    import distributed as dask_distributed
+
+    closed = []
+
+    class Cluster:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+        def close(self):
+            closed.append(self.kwargs["n_workers"])
+
+    def interrupted(cluster):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dask_distributed, "LocalCluster", Cluster)
+    monkeypatch.setattr(dask_distributed, "Client", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        distributed.local_client(3)
+    assert closed == [3]
