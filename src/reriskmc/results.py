@@ -11,15 +11,13 @@ from . import __version__
 from .config import Config
 from .engine import CHUNK, Stats
 from .kernels.layout import PRIORITIES
+from .tail import mean_se
 from .variables import all_variables, check
 
 
 def _mean_se(sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    mean = sums[..., 0] / n
-    if n < 2:
-        return mean, np.zeros_like(mean)
-    var = np.maximum(sums[..., 1] - n * mean * mean, 0.0) / (n - 1)
-    return mean, np.sqrt(var / n)
+    """A mean and its standard error from sums and sums of squares, ``sums[..., :2]``."""
+    return mean_se(sums[..., 0], sums[..., 1], n)
 
 
 def _p_se(count: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

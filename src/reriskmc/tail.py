@@ -84,7 +84,9 @@ def mean_se(total: np.ndarray, squares: np.ndarray, n: int) -> tuple[np.ndarray,
     """The mean of per-path values from their sum and sum of squares over n paths, and
     its standard error (sample standard deviation over sqrt(n); 0 for one path)."""
     mean = total / n
-    var = np.maximum(squares - n * mean * mean, 0.0) / max(n - 1, 1)
+    if n < 2:
+        return mean, np.zeros_like(mean)
+    var = np.maximum(squares - n * mean * mean, 0.0) / (n - 1)
     return mean, np.sqrt(var / n)
 
 
