@@ -11,8 +11,17 @@ from . import __version__
 from .config import Config
 from .engine import CHUNK, Stats
 from .kernels.layout import PRIORITIES
-from .tail import mean_se
 from .variables import all_variables, check
+
+
+def mean_se(total: np.ndarray, squares: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of per-path values from their sum and sum of squares over n paths, and
+    its standard error (sample standard deviation over sqrt(n); 0 for one path)."""
+    mean = total / n
+    if n < 2:
+        return mean, np.zeros_like(mean)
+    var = np.maximum(squares - n * mean * mean, 0.0) / (n - 1)
+    return mean, np.sqrt(var / n)
 
 
 def _mean_se(sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

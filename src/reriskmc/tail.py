@@ -36,6 +36,7 @@ from .config import Config
 from .kernels.scratch import CHUNK
 from .kernels.sketch import MONTHS_FLOOR, N_BUCKETS, representatives
 from .pack import Packed, pack
+from .results import mean_se
 
 #: the pilot's first path number: far past any run's paths, so never one of them
 PILOT_PATH0 = 1 << 48
@@ -78,16 +79,6 @@ class _Sums:
         for s in range(peak.shape[1]):
             self.peak[0, s] += np.bincount(peak[:, s], weights=w, minlength=N_BUCKETS)
             self.peak[1, s] += np.bincount(peak[:, s], weights=w * w, minlength=N_BUCKETS)
-
-
-def mean_se(total: np.ndarray, squares: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The mean of per-path values from their sum and sum of squares over n paths, and
-    its standard error (sample standard deviation over sqrt(n); 0 for one path)."""
-    mean = total / n
-    if n < 2:
-        return mean, np.zeros_like(mean)
-    var = np.maximum(squares - n * mean * mean, 0.0) / (n - 1)
-    return mean, np.sqrt(var / n)
 
 
 def weighted_quantiles(hist: np.ndarray, n: int, levels, floor: float) -> np.ndarray:
