@@ -858,13 +858,14 @@ def size_stockpile(config, material, target, metric, programmes, threshold, n_pa
 def tail(config, programme, threshold, month, n_paths, n_pilot, plain, seed, threads, as_json):
     """The chance of a rare slip, by importance sampling.
 
-    Estimates, in every scenario, the chance that PROGRAMME slips more than --threshold
-    months at least once by --month, with its paired difference from the base, and the
-    weighted quantiles and CVaR of its peak slip. A pilot of plain paths fits a proposal
-    for the draws that make the slip likely (uncertain parameters, qualification,
-    waivers, and the regime chain) by the cross-entropy method; every path then carries
-    its likelihood ratio, so the estimates stay unbiased. The variance ratio column says
-    how much plain sampling would need to match it. Writes nothing.
+    Estimates, in every scenario, the chance that the --programme slips more than
+    --threshold months at least once by --month, with its paired difference from the
+    base, and the weighted quantiles and CVaR of its peak slip. A pilot of plain paths
+    fits a proposal for the draws that make the slip likely (uncertain parameters,
+    qualification, waivers, and the regime chain) by the cross-entropy method; every
+    path then carries its likelihood ratio, so the estimates stay unbiased. The
+    variance ratio column says how many times the paths plain sampling would need to
+    match it. Writes nothing (docs/tail.md).
 
     \b
     Example:
