@@ -2,22 +2,23 @@
 
 A path's own uniforms (stream 0: its uncertain parameters, waivers and source
 qualification, ``kernels/rng.py``) are independent and uniform on (0, 1). A
-:class:`Proposal` replaces some of them by draws from piecewise-constant densities
-(``kernels/tilt.py``), so that paths where the event happens come up more often; each
-path carries its likelihood ratio, the product of 1 / (B m_b) over its tilted uniforms
-(B bins of mass m_b), and the weighted mean is unbiased for any proposal whose masses
-are all above zero.
+:class:`Proposal` replaces some of them by draws from piecewise-constant densities, and
+may move the base's regime chain by other transition rows (``kernels/tilt.py``), so
+that paths where the event happens come up more often; each path carries its
+likelihood ratio (the product of 1 / (B m_b) over its tilted uniforms, B bins of mass
+m_b, and of p / q over its regime steps), and the weighted mean is unbiased for any
+proposal whose masses are above zero where the model's are.
 
 :func:`fit` chooses the proposal from a pilot of plain paths, by the cross-entropy
-method (Rubinstein and Kroese, *The Cross-Entropy Method*, 2004): each tilted uniform's
+method (Rubinstein and Kroese, *The Cross-Entropy Method*, 2004): a tilted uniform's
 proposal is the distribution of that uniform among the pilot's paths where the event
-happened (its "elite"), as a histogram, smoothed and mixed with the uniform density
-(a defensive mixture, Hesterberg 1995, which bounds each factor of the weight by
-1 / share_uniform). Which uniforms to tilt is chosen greedily by the estimated second
-moment of the weighted estimator, E[1_A w] (the plain estimator's is p): for a proposal
-g the pilot's plain paths estimate it as mean(1_A / g), and it is estimated on the half
-of the pilot that did not fit the histograms (two-fold cross-fitting), so that a
-uniform whose elite histogram is only noise is not chosen for looking good on itself.
+happened (its "elite"), as a histogram, and the chain's is the elite's transitions,
+each smoothed and mixed with the model's own density (a defensive mixture, Hesterberg
+1995, which bounds each factor of the weight by 1 / share). What to tilt is chosen
+greedily by the estimated second moment of the weighted estimator, E[1_A w] (the plain
+estimator's is p): the pilot's plain paths estimate it as mean(1_A w), and on the half
+of the pilot that did not fit the candidate (two-fold cross-fitting), so that a uniform
+whose elite histogram is only noise is not chosen for looking good on itself.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ MAX_TILTED = 8
 #: least this share
 MIN_GAIN = 0.03
 #: the defensive mixture's shares of the model's own density tried (the best is kept)
-UNIFORM_SHARES = (0.1, 0.3, 0.5, 0.7)
+MODEL_SHARES = (0.1, 0.3, 0.5, 0.7)
 #: pilot paths where the event happened, at least, to fit to; rarer events are fitted
 #: to the pilot's worst paths instead (the cross-entropy method's adaptive level)
 MIN_ELITE = 100
@@ -176,9 +177,9 @@ def fit(
     half = np.random.default_rng(seed).permutation(n) < n // 2
     folds = ((half, ~half), (~half, half))
     chains = trans_counts is not None and p_trans is not None
-    candidates = [(j, share) for share in UNIFORM_SHARES for j in range(n_uniforms)]
+    candidates = [(j, share) for share in MODEL_SHARES for j in range(n_uniforms)]
     if chains:
-        candidates += [(-1, share) for share in UNIFORM_SHARES]
+        candidates += [(-1, share) for share in MODEL_SHARES]
     moment, chosen = float(np.mean(fit_to)) if n else 0.0, []
     if fit_to.sum() >= 2 and n >= 4:
         factor = _factors(u, fit_to, folds, candidates, trans_counts, p_trans)
