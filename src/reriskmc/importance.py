@@ -211,18 +211,17 @@ def fit(
 def _factors(u, fit_to, folds, candidates, trans_counts, p_trans) -> np.ndarray:
     """Each pilot path's factor of the weight, 1 / g, under each candidate's proposal
     fitted to the other half's elite: float64[n, candidates]."""
-    bins = _bin(u)
     factor = np.empty((u.shape[0], len(candidates)))
     for fit_rows, eval_rows in folds:
         rows = fit_rows & fit_to
+        counts = trans_counts[eval_rows] if trans_counts is not None else None
         for c, (j, share) in enumerate(candidates):
             if j >= 0:
-                m = _histogram_masses(u[rows, j], share)
-                factor[eval_rows, c] = 1.0 / (TILT_BINS * m[bins[eval_rows, j]])
+                one = Proposal([j], _histogram_masses(u[rows, j], share))
             else:
                 q = _transition_proposal(trans_counts[rows].sum(axis=0), p_trans, share)
-                log_w = np.einsum("nmrk,mrk->n", trans_counts[eval_rows], _log_ratio(p_trans, q))
-                factor[eval_rows, c] = np.exp(log_w)
+                one = Proposal(np.zeros(0, np.int64), np.zeros((0, TILT_BINS)), (), q)
+            factor[eval_rows, c] = one.ratio(u[eval_rows], counts, p_trans)
     return factor
 
 

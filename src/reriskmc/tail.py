@@ -183,7 +183,8 @@ def slot_names(packed: Packed) -> tuple[str, ...]:
 def _run_paths(packed, proposal, seed, path0, n_paths, threads, consume, progress=None):
     """Simulate paths ``path0 ..`` in blocks under ``proposal`` and pass each block's
     outcomes to ``consume(weights, peak_slip, first_slip, transitions)`` (rows: the block's
-    paths; ``kernels.scratch.Partials.o_*``)."""
+    paths; ``kernels.scratch.Partials.o_*``). With no paths, only compiles (or loads) the
+    kernel."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .kernels.block import simulate_block
@@ -195,10 +196,12 @@ def _run_paths(packed, proposal, seed, path0, n_paths, threads, consume, progres
     work, pads, traj, partials = allocate(packed, threads, BLOCK, outcomes=True)
     pool = ThreadPoolExecutor(max_workers=max(1, threads - 1), thread_name_prefix="reriskmc")
     try:
-        for b0 in range(0, n_paths, BLOCK):
+        for b0 in range(0, n_paths, BLOCK) or [0]:
             n = min(BLOCK, n_paths - b0)
             simulate_block(pool, pk, work, pads, traj, partials, k0, k1, path0 + b0, n, CHUNK,
                            threads)  # fmt: skip
+            if n == 0:
+                break
             consume(partials.o_weight[:n], partials.o_peak_slip[:n], partials.o_first_slip[:n],
                     partials.o_trans[:n])  # fmt: skip
             if progress is not None:
@@ -216,16 +219,7 @@ def _event(first_slip: np.ndarray, q: Question) -> np.ndarray:
 def compile_kernel(packed: Packed, threads: int = 1) -> None:
     """Compile (or load) the kernel a tail run calls (the run's own), so that timings
     leave it out."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .kernels.block import simulate_block
-    from .kernels.rng import seed_key
-    from .kernels.scratch import allocate
-
-    pk = packed.params(tilt=importance.Proposal.none().kernel_args(packed.dims.R))
-    work, pads, traj, partials = allocate(packed, threads, CHUNK, outcomes=True)
-    with ThreadPoolExecutor(max_workers=max(1, threads - 1)) as pool:
-        simulate_block(pool, pk, work, pads, traj, partials, *seed_key(0), 0, 0, CHUNK, threads)
+    _run_paths(packed, importance.Proposal.none(), 0, 0, 0, threads, None)
 
 
 def model_transitions(packed: Packed) -> np.ndarray:
