@@ -2,12 +2,15 @@
 
 A path's own uniforms (stream 0: its uncertain parameters, waivers and source
 qualification, ``kernels/rng.py``) are independent and uniform on (0, 1). A
-:class:`Proposal` replaces some of them by draws from piecewise-constant densities, and
-may move the base's regime chain by other transition rows (``kernels/tilt.py``), so
-that paths where the event happens come up more often; each path carries its
-likelihood ratio (the product of 1 / (B m_b) over its tilted uniforms, B bins of mass
-m_b, and of p / q over its regime steps), and the weighted mean is unbiased for any
-proposal whose masses are above zero where the model's are.
+:class:`Proposal` either replaces some of them by draws from piecewise-constant
+densities, or draws one combination of them all, the score s = d . z along a unit
+direction d of their normal scores z = ndtri(u), from a piecewise-constant density of
+ndtr(s) (the rest of z unchanged); and it may move the base's regime chain by other
+transition rows (``kernels/tilt.py``). Paths where the event happens then come up more
+often; each path carries its likelihood ratio (the product of 1 / (B m_b) over its
+tilted uniforms or its score, B bins of mass m_b, and of p / q over its regime steps),
+and the weighted mean is unbiased for any proposal whose masses are above zero where
+the model's are.
 
 :func:`fit` chooses the proposal from a pilot of plain paths, by the cross-entropy
 method (Rubinstein and Kroese, *The Cross-Entropy Method*, 2004): a tilted uniform's
@@ -26,8 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import optimize, special
 
 from .kernels.layout import TILT_BINS
+from .kernels.tilt import U_MAX, U_MIN
 
 #: the most uniforms a proposal tilts: each tilted factor multiplies the weights'
 #: spread, and more than a few rarely pay
@@ -37,39 +42,58 @@ MAX_TILTED = 8
 MIN_GAIN = 0.03
 #: the defensive mixture's shares of the model's own density tried (the best is kept)
 MODEL_SHARES = (0.1, 0.3, 0.5, 0.7)
-#: pilot paths where the event happened, at least, to fit to; rarer events are fitted
-#: to the pilot's worst paths instead (the cross-entropy method's adaptive level)
-MIN_ELITE = 100
+#: the share of the pilot's paths the elite holds at least: when fewer had the event,
+#: the nearest paths join it (the cross-entropy method's adaptive level)
+ELITE_SHARE = 0.1
+#: pilot paths with the event, at least, for the choice to be judged on the event
+#: itself rather than on the elite
+MIN_EVENTS = 100
+#: a proposal slot that stands for the score along the proposal's direction
+DIRECTION = -1
+#: the ridge penalty of the direction's logistic regression (on the normal scores)
+RIDGE = 1.0
 
 
 @dataclass(frozen=True)
 class Proposal:
     """What a run draws by importance sampling.
 
-    slots : int64[n], which of a path's own uniforms are tilted; masses : float64[n,
-    TILT_BINS], each one's proposal (rows sum to 1, entries above 0); names : what each
-    draws; trans : float64[n_matrices, R, R] or empty, the proposal's regime transition
-    probabilities in the base (zero exactly where the model's are; ``kernels/tilt.py``).
+    slots : int64[n], which of a path's own uniforms are tilted, or the one entry
+    DIRECTION: the score along ``direction``; masses : float64[n, TILT_BINS], each one's
+    proposal (rows sum to 1, entries above 0); names : what each draws; trans :
+    float64[n_matrices, R, R] or empty, the proposal's regime transition probabilities
+    in the base (zero exactly where the model's are; ``kernels/tilt.py``); direction :
+    float64[n_uniforms] or empty, the unit direction of the score (with slots
+    [DIRECTION] only).
     """
 
     slots: np.ndarray
     masses: np.ndarray
     names: tuple[str, ...] = ()
     trans: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    direction: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self):
         slots = np.asarray(self.slots, dtype=np.int64).reshape(-1)
         masses = np.asarray(self.masses, dtype=np.float64).reshape(len(slots), TILT_BINS)
-        if len(np.unique(slots)) != len(slots) or (slots < 0).any():
+        direction = np.asarray(self.direction, dtype=np.float64).reshape(-1)
+        if len(np.unique(slots)) != len(slots) or (slots < DIRECTION).any():
             raise ValueError("a proposal's slots must be distinct and non-negative")
+        if (DIRECTION in slots) != (direction.size > 0) or (direction.size and len(slots) > 1):
+            raise ValueError("a proposal tilts either single draws or one direction")
+        if direction.size and not (np.isfinite(direction).all() and np.any(direction)):
+            raise ValueError("a proposal's direction must be finite and not zero")
         if not (masses > 0).all() or not np.allclose(masses.sum(axis=1), 1.0, atol=1e-12):
             raise ValueError("a proposal's bin masses must be above 0 and sum to 1")
         trans = np.asarray(self.trans, dtype=np.float64)
         if trans.size and not np.allclose(trans.sum(axis=-1), 1.0, atol=1e-12):
             raise ValueError("a proposal's transition rows must sum to 1")
+        if direction.size:
+            direction = direction / np.linalg.norm(direction)
         object.__setattr__(self, "slots", slots)
         object.__setattr__(self, "masses", masses / masses.sum(axis=1, keepdims=True))
         object.__setattr__(self, "trans", trans)
+        object.__setattr__(self, "direction", direction)
 
     @classmethod
     def none(cls) -> Proposal:
@@ -88,26 +112,40 @@ class Proposal:
         cum[:, -1] = 1.0
         return cum
 
-    def kernel_args(self, n_regimes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``Packed.params(tilt=...)``'s argument."""
+    def kernel_args(self, n_regimes: int) -> tuple[np.ndarray, ...]:
+        """``Packed.params(tilt=...)``'s argument: (slots, cumulative masses, cumulative
+        transition rows, direction)."""
         if not self.tilts_regimes:
-            return self.slots, self.cum, np.zeros((0, n_regimes, n_regimes))
+            return self.slots, self.cum, np.zeros((0, n_regimes, n_regimes)), self.direction
         cum = np.cumsum(self.trans, axis=-1)
         cum[..., -1] = 1.0
-        return self.slots, self.cum, cum
+        return self.slots, self.cum, cum, self.direction
 
     def ratio(self, u: np.ndarray, trans_counts: np.ndarray | None = None, p_trans=None):
         """The likelihood ratio (model over proposal) that plain paths would carry under
-        this proposal: ``u`` float64[n, >= max slot + 1], their own uniforms;
-        ``trans_counts`` int[n, n_matrices, R, R], the base's regime transitions, and
-        ``p_trans`` the model's transition probabilities (needed when regimes are tilted).
+        this proposal: ``u`` float64[n, >= max slot + 1 or the direction's length],
+        their own uniforms; ``trans_counts`` int[n, n_matrices, R, R], the base's regime
+        transitions, and ``p_trans`` the model's transition probabilities (needed when
+        regimes are tilted).
         """
         w = np.ones(u.shape[0])
         for j, slot in enumerate(self.slots):
-            w /= TILT_BINS * self.masses[j, _bin(u[:, slot])]
+            v = score_uniform(u, self.direction) if slot == DIRECTION else u[:, slot]
+            w /= TILT_BINS * self.masses[j, _bin(v)]
         if self.tilts_regimes:
             w *= np.exp(np.einsum("nmrk,mrk->n", trans_counts, _log_ratio(p_trans, self.trans)))
         return w
+
+
+def normal_scores(u: np.ndarray) -> np.ndarray:
+    """z = ndtri(u), with u held inside the generator's range."""
+    return special.ndtri(np.clip(u, U_MIN, U_MAX))
+
+
+def score_uniform(u: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """ndtr(d . ndtri(u)) per row of ``u`` [n, >= len(d)]: uniform when u is (d a unit
+    vector), the draw a direction's proposal tilts."""
+    return special.ndtr(normal_scores(u[:, : len(direction)]) @ direction)
 
 
 def _bin(u: np.ndarray) -> np.ndarray:
@@ -122,12 +160,17 @@ def _log_ratio(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 def elite(event: np.ndarray, severity: np.ndarray) -> np.ndarray:
     """The pilot paths to fit to: those where the event happened, or, when fewer than
-    MIN_ELITE did, the MIN_ELITE most severe (largest ``severity``; ties kept)."""
+    ELITE_SHARE of the pilot did, with the most severe (largest ``severity``; ties
+    kept) up to that share, but never those at the least severity (they came nowhere
+    near)."""
     event = np.asarray(event, dtype=bool)
-    if event.sum() >= MIN_ELITE or len(event) <= MIN_ELITE:
+    k = int(np.ceil(ELITE_SHARE * len(event)))
+    if event.sum() >= k:
         return event
-    level = np.sort(severity)[-MIN_ELITE]
-    return event | (severity >= level)
+    severity = np.asarray(severity, dtype=np.float64)
+    level = np.sort(severity)[-k]
+    least = severity.min()
+    return event | (severity >= level if level > least else severity > least)
 
 
 def _histogram_masses(u: np.ndarray, share_uniform: float) -> np.ndarray:
@@ -161,78 +204,135 @@ def fit(
     """The proposal for an event, from a pilot of plain paths.
 
     u : float64[n, n_uniforms], each pilot path's own uniforms; event : bool[n], whether
-    the event happened on it; severity : float[n], how near it came (to rank paths when
-    the event is too rare to fit to); names : what each uniform draws; seed : for the
-    random halves of the cross-fitting; trans_counts : int[n, n_matrices, R, R], each
-    path's regime transitions in the base, with p_trans float[n_matrices, R, R] the
-    model's transition probabilities (without them the regimes are not tilted).
+    the event happened on it; severity : float[n], how near it came (to rank paths for
+    the elite); names : what each uniform draws; seed : for the random halves of the
+    cross-fitting; trans_counts : int[n, n_matrices, R, R], each path's regime
+    transitions in the base, with p_trans float[n_matrices, R, R] the model's transition
+    probabilities (without them the regimes are not tilted).
 
     Returns the proposal (nothing tilted when nothing helps) and a summary of the fit:
     pilot paths, elite paths, events, what was tilted and the estimated second moments
-    of the plain and the weighted estimator.
+    of the plain and the weighted estimator (of the event, or of the elite when the
+    pilot has fewer than MIN_EVENTS events).
     """
     u = np.asarray(u, dtype=np.float64)
+    event = np.asarray(event, dtype=bool)
     fit_to = elite(event, severity)
+    judged = event if event.sum() >= MIN_EVENTS else fit_to
     n, n_uniforms = u.shape
+    z = normal_scores(u)
     half = np.random.default_rng(seed).permutation(n) < n // 2
     folds = ((half, ~half), (~half, half))
-    chains = trans_counts is not None and p_trans is not None
-    candidates = [(j, share) for share in MODEL_SHARES for j in range(n_uniforms)]
-    if chains:
-        candidates += [(-1, share) for share in MODEL_SHARES]
-    moment, chosen = float(np.mean(fit_to)) if n else 0.0, []
+    kinds = list(range(n_uniforms)) + [DIRECTION] * (n_uniforms > 0)
+    if trans_counts is not None and p_trans is not None:
+        kinds.append(_CHAIN)
+    candidates = [(j, share) for share in MODEL_SHARES for j in kinds]
+    plain = float(np.mean(judged)) if n else 0.0
+    moment, chosen = plain, []
     if fit_to.sum() >= 2 and n >= 4:
-        factor = _factors(u, fit_to, folds, candidates, trans_counts, p_trans)
-        moment, chosen = _greedy(fit_to, factor, candidates)
-    picked = [candidates[c] for c in chosen]
-    slots = [j for j, _ in picked if j >= 0]
-    masses = np.array([_histogram_masses(u[fit_to, j], share) for j, share in picked if j >= 0])
-    trans = np.zeros((0, 0, 0))
-    for j, share in picked:
-        if j < 0:
+        factor = _factors(u, z, fit_to, folds, candidates, trans_counts, p_trans)
+        draws = _greedy(judged, factor, candidates, lambda j: j != DIRECTION)
+        score = _greedy(judged, factor, candidates, lambda j: j in (DIRECTION, _CHAIN))
+        moment, chosen = score if score[0] < (1.0 - MIN_GAIN) * draws[0] else draws
+    slots, masses, slot_titles, titles = [], [], [], []
+    direction, trans = np.zeros(0), np.zeros((0, 0, 0))
+    for j, share in (candidates[c] for c in chosen):
+        if j == _CHAIN:
             trans = _transition_proposal(trans_counts[fit_to].sum(axis=0), p_trans, share)
+            titles.append("regimes")
+            continue
+        if j == DIRECTION:
+            direction = _direction(z, fit_to)
+            values = special.ndtr(z @ direction)[fit_to]
+            title = _direction_title(direction, names)
+        else:
+            values, title = u[fit_to, j], names[j] if names else str(j)
+        slots.append(j)
+        masses.append(_histogram_masses(values, share))
+        slot_titles.append(title)
+        titles.append(title)
     proposal = Proposal(
         np.asarray(slots, dtype=np.int64),
-        masses.reshape(len(slots), TILT_BINS),
-        tuple(names[j] for j in slots) if names else (),
+        np.reshape(masses, (len(slots), TILT_BINS)),
+        tuple(slot_titles) if names else (),
         trans,
+        direction,
     )
     summary = dict(
         pilot_paths=int(n),
         elite_paths=int(fit_to.sum()),
         pilot_events=int(np.sum(event)),
-        tilted=[(names[j] if names else str(j)) if j >= 0 else "regimes" for j, _ in picked],
-        second_moment_plain=float(np.mean(fit_to)) if n else 0.0,
+        tilted=titles,
+        second_moment_plain=plain,
         second_moment_weighted=float(moment),
     )
     return proposal, summary
 
 
-def _factors(u, fit_to, folds, candidates, trans_counts, p_trans) -> np.ndarray:
+#: a candidate that tilts the regime chain
+_CHAIN = -2
+
+
+def _direction(z: np.ndarray, label: np.ndarray) -> np.ndarray | None:
+    """The unit direction of a ridge-penalised logistic regression of ``label`` on the
+    normal scores ``z`` [n, k] (intercept not penalised), or None when it has none."""
+    y = np.asarray(label, dtype=np.float64)
+    if len(y) == 0 or y.min() == y.max():
+        return None
+
+    def loss(b):
+        s = b[0] + z @ b[1:]
+        r = special.expit(s) - y
+        value = np.sum(np.logaddexp(0.0, s) - y * s) + 0.5 * RIDGE * b[1:] @ b[1:]
+        return value, np.concatenate(([r.sum()], z.T @ r + RIDGE * b[1:]))
+
+    b = optimize.minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B").x[1:]
+    norm = float(np.linalg.norm(b))
+    return b / norm if np.isfinite(norm) and norm > 0 else None
+
+
+def _direction_title(direction: np.ndarray, names: tuple[str, ...], lead: int = 3) -> str:
+    """The direction as a user reads it: its largest components, signed."""
+    top = np.argsort(-np.abs(direction))[:lead]
+    parts = [f"{names[j] if names else j} {direction[j]:+.2f}" for j in top]
+    return f"score along {', '.join(parts)}, ..."
+
+
+def _factors(u, z, fit_to, folds, candidates, trans_counts, p_trans) -> np.ndarray:
     """Each pilot path's factor of the weight, 1 / g, under each candidate's proposal
-    fitted to the other half's elite: float64[n, candidates]."""
-    factor = np.empty((u.shape[0], len(candidates)))
+    fitted to the other half's elite: float64[n, candidates] (1 where a candidate cannot
+    be fitted: too few elite paths in the half)."""
+    factor = np.ones((u.shape[0], len(candidates)))
     for fit_rows, eval_rows in folds:
         rows = fit_rows & fit_to
         counts = trans_counts[eval_rows] if trans_counts is not None else None
+        direction = None
+        if any(j == DIRECTION for j, _ in candidates):
+            direction = _direction(z[fit_rows], fit_to[fit_rows])
         for c, (j, share) in enumerate(candidates):
-            if j >= 0:
-                one = Proposal([j], _histogram_masses(u[rows, j], share))
-            else:
+            if j == _CHAIN:
                 q = _transition_proposal(trans_counts[rows].sum(axis=0), p_trans, share)
                 one = Proposal(np.zeros(0, np.int64), np.zeros((0, TILT_BINS)), (), q)
+            elif j == DIRECTION:
+                if direction is None:
+                    continue
+                v = special.ndtr(z[rows] @ direction)
+                one = Proposal([DIRECTION], _histogram_masses(v, share), direction=direction)
+            else:
+                one = Proposal([j], _histogram_masses(u[rows, j], share))
             factor[eval_rows, c] = one.ratio(u[eval_rows], counts, p_trans)
     return factor
 
 
-def _greedy(fit_to, factor, candidates) -> tuple[float, list[int]]:
-    """Forward selection of what to tilt, by the cross-fitted estimate of E[1_A w] (see
-    the module's docstring); each uniform (and the regime chain) at most once."""
-    a = fit_to.astype(np.float64)
+def _greedy(judged, factor, candidates, allowed) -> tuple[float, list[int]]:
+    """Forward selection of what to tilt among the candidates whose kind ``allowed``
+    admits, by the cross-fitted estimate of E[1_A w] (see the module's docstring); each
+    uniform (and the regime chain, and the direction) at most once."""
+    a = judged.astype(np.float64)
     n = len(a)
     weight = np.ones(n)
     chosen: list[int] = []
-    taken: set[int] = set()
+    taken = {j for j, _ in candidates if not allowed(j)}
     moment = float(np.mean(a))
     while len(chosen) < MAX_TILTED:
         trial = (a * weight) @ factor / n  # E[1_A w] with each candidate added

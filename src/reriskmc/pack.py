@@ -91,17 +91,19 @@ class Packed:
     matrix_names: tuple[str, ...] = ()
     present: np.ndarray | None = None
 
-    def params(self, tilt: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> L.Params:
+    def params(self, tilt: tuple[np.ndarray, ...] | None = None) -> L.Params:
         """The kernel's argument: every array and offset, by name.
 
         tilt : (slots int64[n], cum float64[n, TILT_BINS + 1], trans float64[n_matrices or
-        0, R, R]), optional: the path's uniforms drawn by importance sampling with their
-        proposals' cumulative bin masses, and the proposal's cumulative regime transition
-        rows (``importance.Proposal``); none by default (plain Monte Carlo).
+        0, R, R], direction float64[n_path_uniforms or 0]), optional: the path's uniforms
+        drawn by importance sampling with their proposals' cumulative bin masses, the
+        proposal's cumulative regime transition rows, and the direction of its score
+        (``importance.Proposal.kernel_args``); none by default (plain Monte Carlo).
         """
         if tilt is None:
             R = self.dims.R
-            tilt = (np.zeros(0, np.int64), np.zeros((0, L.TILT_BINS + 1)), np.zeros((0, R, R)))
+            tilt = (np.zeros(0, np.int64), np.zeros((0, L.TILT_BINS + 1)), np.zeros((0, R, R)),
+                    np.zeros(0))  # fmt: skip
         return L.Params(
             dims=self.dims, f=self.f, i=self.i, u=self.month_slots, r=self.record_rows,
             floors=self.floors, slip_thresholds=self.slip_thresholds, th_fixed=self.th_fixed,
@@ -111,6 +113,7 @@ class Packed:
             rate_w=self.rate_w, cap_cols=self.cap_cols, cap_w=self.cap_w,
             eff_event=self.eff_event, eff_pos=self.eff_pos, eff_op=self.eff_op,
             eff_value=self.eff_value, tilt_slot=tilt[0], tilt_cum=tilt[1], tilt_trans=tilt[2],
+            tilt_dir=tilt[3],
         )  # fmt: skip
 
     @cached_property

@@ -2,9 +2,10 @@
 
 The question is one programme's tail event, "slip of more than K months at least once
 by month M" (K one of ``run.slip_thresholds``), in every scenario. A pilot of plain
-paths fits a proposal for the path's own draws (``importance.fit``: the event's
-elite in the base scenario), then the run draws its paths from that proposal, and
-every estimate is weighted by each path's likelihood ratio w (``kernels/tilt.py``):
+paths fits a proposal for the path's own draws and the regime chain
+(``importance.fit``: to the paths at or near the event in the base scenario), then the
+run draws its paths from that proposal, and every estimate is weighted by each path's
+likelihood ratio w (``kernels/tilt.py``):
 
 - the probability: p = mean(w 1_A), its standard error sd(w 1_A) / sqrt(n);
 - each scenario against the base: mean(w (1_A,s - 1_A,base)), with the standard error

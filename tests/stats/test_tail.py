@@ -6,6 +6,8 @@ Two tiny configs whose tail chance has an exact answer:
   its slip after month t is (t + 1)(R - 2) / R: the chance, quantiles and CVaR of the
   peak slip follow from R's distribution, and the event is decided by one of the
   path's own uniforms (the proposal must find it and tilt it);
+- v: as u, with the magnet mass K ~ U(0.5, 1.5) t a unit uncertain too, so that two
+  of the path's uniforms decide together (a proposal along a direction tilts both);
 - m: supply only while the regime is calm, so the slip counts the stormy months: the
   chance that there are enough of them is a dynamic programme over the chain, and the
   proposal tilts the chain (a scenario with another matrix checks the paired
@@ -65,6 +67,18 @@ def _peak_slip_quantile(a: float) -> float:
 def _peak_slip_cvar(alpha: float) -> float:
     r = 1.0 + 2.0 * alpha  # E[12 (1 - 2 / R) | R > r], R ~ U(r, 3) there
     return 12.0 * (1.0 - 2.0 * math.log(3.0 / r) / (3.0 - r))
+
+
+CASE_V = CASE_U.replace(
+    "kg_per_unit = {m = 1000.0}",
+    """[programmes.x.kg_per_unit]
+m = {dist = "uniform", low = 500.0, high = 1500.0}""",
+)
+
+#: the event of CASE_V: 12 (1 - 2 / (R K)) > 3.5, R K > C_V, R ~ U(1, 3), K ~ U(0.5, 1.5)
+C_V = 2.0 * 12.0 / 8.5
+#: P(K > C_V / R) = 1.5 - C_V / R where R > C_V / 1.5 (C_V / R > 0.5 throughout)
+P_V = 0.5 * (1.5 * (3.0 - C_V / 1.5) - C_V * math.log(3.0 / (C_V / 1.5)))
 
 
 CASE_M = """
@@ -164,6 +178,34 @@ def test_u__weighted_cvar_of_the_peak_slip(tmp_path):
     exact = _peak_slip_cvar(0.95)
     err = math.hypot(res.peak_cvar_se[0], RELATIVE_ERROR * exact)
     assert abs(_z(res.peak_cvar[0], exact, err)) < Z_MAX, (res.peak_cvar[0], exact, err)
+
+
+def test_v__a_direction_proposal_is_unbiased(tmp_path):
+    """A proposal along the rate's and the mass's scores (given, not fitted): exact
+    within its standard error, which is below plain sampling's."""
+    cfg = _config(tmp_path, "v", CASE_V)
+    packed = tail.pack(cfg)
+    names = tail.slot_names(packed)
+    direction = np.zeros(packed.n_path_uniforms)
+    direction[names.index("programmes.x.units_per_year")] = 1.0
+    direction[names.index("programmes.x.kg_per_unit.m")] = 1.0
+    masses = np.full(20, 0.3 / 20)
+    masses[14:] += 0.7 / 6  # most of the score's mass in its top 30%
+    proposal = importance.Proposal([importance.DIRECTION], masses, direction=direction)
+    n = 8192
+    res = tail.estimate(cfg, tail.question(cfg, "x", 3.5, None), n, 14, proposal=proposal,
+                        packed=packed)  # fmt: skip
+    assert abs(_z(res.p[0], P_V, res.p_se[0])) < Z_MAX, (res.p[0], P_V, res.p_se[0])
+    assert res.p_se[0] < 0.8 * math.sqrt(P_V * (1 - P_V) / n)
+    assert abs(res.mean_weight - 1.0) < 4 * 0.05
+
+
+def test_v__the_fitted_proposal_is_unbiased(tmp_path):
+    cfg = _config(tmp_path, "v", CASE_V)
+    res = tail.estimate(cfg, tail.question(cfg, "x", 3.5, None), 8192, 15, n_pilot=4096)
+    assert res.fit["tilted"]
+    assert abs(_z(res.p[0], P_V, res.p_se[0])) < Z_MAX, (res.p[0], P_V, res.p_se[0])
+    assert res.p_se[0] < 0.7 * math.sqrt(P_V * (1 - P_V) / 8192)
 
 
 def test_m__a_tilted_regime_chain_is_unbiased_in_every_scenario(tmp_path):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import special
 
 from reriskmc import importance, tail
 from reriskmc.kernels import sketch
@@ -29,8 +30,21 @@ def _tilt_grid(slots, cum, v):
     buf = np.empty((1, 1))
     for i in range(v.shape[0]):
         buf[0, 0] = v[i]
-        w[i] = tilt_path(slots, cum, buf)
+        w[i] = tilt_path(slots, cum, np.zeros(0), buf)
         u[i] = buf[0, 0]
+    return u, w
+
+
+@numba.njit(cache=False)
+def _tilt_rows(slots, cum, direction, v):
+    """tilt_path on each row of ``v`` [n, k]: the mapped rows and the weights."""
+    u = v.copy()
+    w = np.empty(v.shape[0])
+    buf = np.empty((v.shape[1], 1))
+    for i in range(v.shape[0]):
+        buf[:, 0] = v[i]
+        w[i] = tilt_path(slots, cum, direction, buf)
+        u[i] = buf[:, 0]
     return u, w
 
 
@@ -174,5 +188,106 @@ def test_elite__falls_back_to_the_most_severe_paths_when_the_event_is_rare():
     event[:3] = True
     severity = np.arange(1000.0)
     fit_to = importance.elite(event, severity)
-    assert fit_to.sum() == 3 + importance.MIN_ELITE
-    assert fit_to[-importance.MIN_ELITE :].all()
+    k = int(np.ceil(importance.ELITE_SHARE * 1000))
+    assert fit_to.sum() == 3 + k
+    assert fit_to[-k:].all()
+
+
+def test_elite__never_takes_the_paths_that_came_nowhere_near():
+    event = np.zeros(1000, bool)
+    event[:3] = True
+    severity = np.zeros(1000)
+    severity[:40] = np.arange(40.0) + 1.0  # 40 paths came near, the rest not at all
+    fit_to = importance.elite(event, severity)
+    assert fit_to.sum() == 40 and fit_to[:40].all()
+
+
+def test_elite__is_the_event_when_it_is_common_enough():
+    event = np.arange(1000) % 5 == 0
+    np.testing.assert_array_equal(importance.elite(event, np.arange(1000.0)), event)
+
+
+# --------------------------------------------------------------------------- direction
+direction_st = st.lists(st.floats(-1.0, 1.0), min_size=3, max_size=3).filter(
+    lambda d: np.linalg.norm(d) > 0.1
+)
+
+
+def _direction_proposal(masses, direction):
+    return importance.Proposal(
+        np.array([importance.DIRECTION]), np.asarray(masses)[None, :], direction=direction
+    )
+
+
+def _score_grid(n, direction, seed):
+    """Uniforms on the cube whose score along the unit ``direction`` sits on the
+    midpoint grid of n points, and whose part across it is random normal."""
+    g = np.random.default_rng(seed).standard_normal((n, len(direction)))
+    across = g - np.outer(g @ direction, direction)
+    s = special.ndtri((np.arange(n) + 0.5) / n)
+    return special.ndtr(across + np.outer(s, direction))
+
+
+@given(masses_st, direction_st)
+def test_direction__reweighted_draws_integrate_like_uniform_ones(masses, direction):
+    """E_g[w phi(U)] = E[phi(U)] for U uniform on the cube, for phi = 1 and the score's
+    uniform (the midpoint rule along the direction), u_0 and u_1 u_2 (random across it);
+    the proposal mixed with the model's density, as fitted ones are."""
+    prop = _direction_proposal(0.7 * masses + 0.3 / B, direction)
+    v = _score_grid(1 << 16, prop.direction, 1)
+    u, w = _tilt_rows(*prop.kernel_args(2)[:2], prop.direction, v)
+    v_score = importance.score_uniform(u, prop.direction)
+    for phi, exact, tol in ((1.0, 1.0, 1e-3), (v_score, 0.5, 1e-3), (u[:, 0], 0.5, 1e-2),
+                            (u[:, 1] * u[:, 2], 0.25, 1e-2)):  # fmt: skip
+        assert np.mean(w * phi) == pytest.approx(exact, abs=tol)
+
+
+@given(masses_st, direction_st)
+def test_direction__moves_the_draws_along_the_direction_only(masses, direction):
+    prop = _direction_proposal(masses, direction)
+    v = _score_grid(1 << 10, prop.direction, 2)
+    u, w = _tilt_rows(*prop.kernel_args(2)[:2], prop.direction, v)
+    d = prop.direction
+    z0, z1 = importance.normal_scores(v), importance.normal_scores(u)
+    np.testing.assert_allclose(z1 - np.outer(z1 @ d, d), z0 - np.outer(z0 @ d, d), atol=1e-6)
+    # the score keeps its order (common random numbers), and the weight is the one the
+    # proposal computes from the mapped draws (but at a bin's edge, where rounding
+    # may put the score on either side)
+    assert np.all(np.diff((z1 @ d)[np.argsort(z0 @ d)]) >= -1e-9)
+    same = np.isclose(w, prop.ratio(u), rtol=1e-9)
+    assert same.mean() > 0.99
+
+
+@given(masses_st, direction_st)
+def test_direction__the_score_falls_in_the_bins_at_the_proposal_s_rates(masses, direction):
+    prop = _direction_proposal(masses, direction)
+    v = _score_grid(1 << 14, prop.direction, 3)
+    u, _ = _tilt_rows(*prop.kernel_args(2)[:2], prop.direction, v)
+    counts = np.bincount(importance._bin(importance.score_uniform(u, prop.direction)), minlength=B)
+    np.testing.assert_allclose(counts / len(v), prop.masses[0], atol=5e-3)
+
+
+def test_proposal__refuses_a_direction_beside_single_draws():
+    with pytest.raises(ValueError, match="either single draws or one direction"):
+        importance.Proposal(np.array([importance.DIRECTION, 0]), np.full((2, B), 1 / B),
+                            direction=np.ones(3))  # fmt: skip
+    with pytest.raises(ValueError, match="either single draws or one direction"):
+        importance.Proposal(np.array([importance.DIRECTION]), np.full((1, B), 1 / B))
+
+
+def test_fit__tilts_a_direction_when_several_draws_decide_together():
+    """Ten draws of sixteen decide the event through their sum: tilting each alone
+    would multiply ten weights' spreads, the direction tilts one score."""
+    rng = np.random.default_rng(5)
+    u = rng.random((8000, 16))
+    z = importance.normal_scores(u)
+    deciding = np.zeros(16)
+    deciding[:10] = 1.0 / np.sqrt(10)
+    event = z @ deciding + 0.3 * rng.standard_normal(8000) > 2.0
+    prop, summary = importance.fit(u, event, z @ deciding, tuple(f"x{j}" for j in range(16)))
+    assert summary["tilted"][0].startswith("score along x")
+    assert list(prop.slots) == [importance.DIRECTION]
+    assert prop.direction @ deciding > 0.95
+    assert summary["second_moment_weighted"] < 0.2 * summary["second_moment_plain"]
+    # the score's top bins get most of the proposal's mass
+    assert prop.masses[0, -2:].sum() > 0.5

@@ -156,9 +156,10 @@ RecordRows = namedtuple("RecordRows", ["units", "slip", "share", "owed", "total"
 #: difference of the two columns' values; eff_* [S, n_effects]: each effect's event
 #: (-1: none), column in theta, operation (EFFECT_SET, EFFECT_SCALE) and value;
 #: tilt_slot int64[n_tilted] and tilt_cum float64[n_tilted, TILT_BINS + 1]: the path's
-#: uniforms drawn by importance sampling and their proposals; tilt_trans float64[n_matrices
-#: or 0, R, R]: the proposal's cumulative regime transition rows (kernels/tilt.py; none
-#: in a plain run)
+#: uniforms drawn by importance sampling and their proposals (a slot below 0: the score
+#: along tilt_dir float64[n_path_uniforms or 0]); tilt_trans float64[n_matrices or 0, R,
+#: R]: the proposal's cumulative regime transition rows (kernels/tilt.py; none in a plain
+#: run)
 Params = namedtuple(
     "Params",
     [
@@ -189,6 +190,7 @@ Params = namedtuple(
         "tilt_slot",
         "tilt_cum",
         "tilt_trans",
+        "tilt_dir",
     ],
 )
 

@@ -70,7 +70,7 @@ def draw_path(pk, w, k0, k1, path, g):
     S, K, nps = pk.dims.S, pk.dims.K, pk.dims.n_path_slots
     th_same = pk.th_same  # -1 where fixed (Packed.th_same)
     fill_uniforms(u_path, nps + 2 + K, STREAM_PATH, path, 1, k0, k1)
-    w.weight[g] = tilt_path(pk.tilt_slot, pk.tilt_cum, u_path)  # 1: none tilted
+    w.weight[g] = tilt_path(pk.tilt_slot, pk.tilt_cum, pk.tilt_dir, u_path)  # 1: none tilted
     for m in range(w.trans.shape[0]):
         for r in range(w.trans.shape[1]):
             for k in range(w.trans.shape[2]):

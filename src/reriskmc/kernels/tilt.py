@@ -9,11 +9,22 @@ tilted uniforms of 1 / (TILT_BINS * m_b), the ratio of the uniform density to th
 proposal's: the mean of weight x outcome over paths is an unbiased estimate of the
 outcome's mean under the model (``tail.py``). Every scenario transforms the same
 uniforms, so one weight per path serves all of them.
+
+A proposal may instead tilt a direction: the path's uniforms as normal scores z =
+ndtri(u), independent standard normals, have a score s = d . z along a unit vector d,
+itself standard normal, so v = ndtr(s) is uniform; v is drawn from the proposal as a
+tilted uniform is, giving s', and z moves along d to z + d (s' - s), which leaves the
+part of z across d as it was. The map is monotone in v and one-to-one, and its Jacobian
+is 1 / (TILT_BINS * m_b) as for a single uniform (the normal densities of z and of s
+cancel across d), so the weight is the same formula.
 """
 
 from __future__ import annotations
 
+import math
+
 from .._jit import jit
+from .rng import ndtri
 
 #: the least and the most a tilted uniform may be: inside (0, 1), as the generator's are
 #: (a quantile function at 0 or 1 may be infinite)
@@ -22,26 +33,46 @@ U_MAX = 1.0 - 2.0**-33
 
 
 @jit(inline="always")
-def tilt_path(slots, cum, u_path):
+def _ndtr(x):
+    """The standard normal CDF, held inside the generator's range."""
+    return min(max(0.5 * math.erfc(-x * 0.7071067811865476), U_MIN), U_MAX)
+
+
+@jit(inline="always")
+def tilt_path(slots, cum, direction, u_path):
     """Draw the uniforms ``u_path[slots[j], 0]`` from their proposals, in place, and
     return the path's likelihood ratio.
 
-    slots : int64[n]; cum : float64[n, B + 1], proposal j's cumulative bin masses
-    (cum[j, 0] = 0, cum[j, B] = 1, every bin's mass > 0); u_path : float64[>= slots, 1],
-    the generator's uniforms.
+    slots : int64[n], a slot below 0 standing for the score along ``direction``
+    (float64[n_uniforms], a unit vector; empty when no slot is below 0); cum : float64[n,
+    B + 1], proposal j's cumulative bin masses (cum[j, 0] = 0, cum[j, B] = 1, every bin's
+    mass > 0); u_path : float64[>= slots and direction, 1], the generator's uniforms.
     """
     weight = 1.0
     n_bins = cum.shape[1] - 1
     for j in range(slots.shape[0]):
         i = slots[j]
-        v = u_path[i, 0]
+        s = 0.0
+        if i < 0:
+            for k in range(direction.shape[0]):
+                if direction[k] != 0.0:
+                    s += direction[k] * ndtri(u_path[k, 0])
+            v = _ndtr(s)
+        else:
+            v = u_path[i, 0]
         b = 0
         while b < n_bins - 1 and v >= cum[j, b + 1]:
             b += 1
         mass = cum[j, b + 1] - cum[j, b]
-        u = (b + (v - cum[j, b]) / mass) / n_bins
-        u_path[i, 0] = min(max(u, U_MIN), U_MAX)
+        u = min(max((b + (v - cum[j, b]) / mass) / n_bins, U_MIN), U_MAX)
         weight /= n_bins * mass
+        if i >= 0:
+            u_path[i, 0] = u
+            continue
+        shift = ndtri(u) - s
+        for k in range(direction.shape[0]):
+            if direction[k] != 0.0:
+                u_path[k, 0] = _ndtr(ndtri(u_path[k, 0]) + direction[k] * shift)
     return weight
 
 
