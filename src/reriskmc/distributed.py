@@ -58,6 +58,21 @@ def warm(path: str, text: str, block_paths: int) -> int:
     return os.getpid()
 
 
+def warm_workers(client, path: str, text: str, block_paths: int) -> None:
+    """:func:`warm` every worker: first one worker per host, hosts at once, then the
+    rest. Workers on one host share the kernel cache, so on a cold cache the others then
+    load the kernel instead of each compiling it beside the others on the same cores."""
+    addresses = list(client.nthreads())
+    hosts: dict[str, str] = {}
+    for address in addresses:
+        hosts.setdefault(address.rsplit(":", 1)[0], address)
+    first = list(hosts.values())
+    client.run(warm, path, text, block_paths, workers=first)
+    rest = [address for address in addresses if address not in first]
+    if rest:
+        client.run(warm, path, text, block_paths, workers=rest)
+
+
 def run_block(path: str, text: str, seed: int, path0: int, n: int, block_paths: int) -> dict:
     """Paths ``path0 .. path0 + n - 1`` of the config (file ``path``, text ``text``), on
     one thread: the block's partials, ready to merge (:func:`merge_block`)."""
@@ -125,7 +140,7 @@ def simulate(
     partials = allocate(packed, 1, CHUNK)[3]
     totals = _Totals(packed, n_paths)
     t_compile = time.perf_counter()
-    control.compile(lambda path0, n: client.run(warm, config.path, config.text, block_paths))
+    control.compile(lambda path0, n: warm_workers(client, config.path, config.text, block_paths))
     t0 = time.perf_counter()
     if in_flight is None:
         in_flight = max(2, 2 * sum(client.nthreads().values()))

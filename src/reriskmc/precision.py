@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .results import p_se
+
 #: paths between two checks of the precision reached (a multiple of kernels.scratch.CHUNK)
 STEP = 32 * 1024
 
@@ -73,8 +75,7 @@ def worst_precision(counts: np.ndarray, n: int, kind: str) -> float:
     (``kind="rel"``; infinite if none is above zero: nothing measured yet)."""
     if n < 1:
         return float("inf")
-    p = np.asarray(counts, dtype=np.float64) / n
-    se = np.sqrt(p * (1.0 - p) / n)
+    p, se = p_se(np.asarray(counts, dtype=np.float64), n)
     if kind == "se":
         return float(se.max(initial=0.0))
     positive = p > 0

@@ -29,7 +29,9 @@ def _mean_se(sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return mean_se(sums[..., 0], sums[..., 1], n)
 
 
-def _p_se(count: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def p_se(count: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A probability from the count of paths where it happened, and its standard
+    error, sqrt(p (1 - p) / n)."""
     p = count / n
     return p, np.sqrt(p * (1.0 - p) / n)
 
@@ -106,7 +108,7 @@ def _values(config: Config, stats: Stats) -> dict[str, np.ndarray]:
                      "p_stock_exhausted": "exhausted", "p_regime": "regime"}  # fmt: skip
     for name, key in probabilities.items():
         count, differ = getattr(stats, key), getattr(stats, f"d_{key}")
-        values[name], values[f"{name}_se"] = _p_se(count, n)
+        values[name], values[f"{name}_se"] = p_se(count, n)
         values[f"delta_{name}"], values[f"delta_{name}_se"] = _delta_p(count, differ, n)
     values["units_short_quantile"] = sketch.quantiles(stats.h_us, qs, units)
     values["units_short_cvar"] = sketch.cvar(stats.h_peak_us, alpha, units)

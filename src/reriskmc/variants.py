@@ -23,6 +23,7 @@ import numpy as np
 
 from .config import Config, load_config
 from .kernels.layout import PRIORITIES
+from .results import mean_se, p_se
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -123,16 +124,13 @@ def _reduce(config: Config, stats, metric: Metric) -> tuple[np.ndarray, np.ndarr
     n = stats.n_paths
     if metric.name == "slip_mean":
         sums = stats.slip_sum[:, :, -1, :]
-        mean = sums[..., 0] / n
-        var = np.maximum(sums[..., 1] - n * mean * mean, 0.0) / max(n - 1, 1)
-        return mean, np.sqrt(var / n)
+        return mean_se(sums[..., 0], sums[..., 1], n)
     if metric.name == "p_slip":
         k = list(config.slip_thresholds).index(float(metric.threshold))
         count = stats.slip_ever[:, :, k, -1]
     else:
         count = stats.behind[:, :, -1]
-    p = count / n
-    return p, np.sqrt(p * (1.0 - p) / n)
+    return p_se(count, n)
 
 
 def fitting_batch(config: Config, variants, metric: Metric, threads, block: int, batch: int) -> int:

@@ -156,3 +156,26 @@ def test_local_client__interrupted_while_connecting_closes_its_cluster(monkeypat
     with pytest.raises(KeyboardInterrupt):
         distributed.local_client(3)
     assert closed == [3]
+
+
+def test_warm_workers__one_per_host_first_then_the_rest():
+    """On a cold cache the first worker of each host compiles, the rest then load."""
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def nthreads(self):
+            return {"tcp://10.0.0.1:4001": 1, "tcp://10.0.0.1:4002": 1,
+                    "tcp://10.0.0.2:4001": 2, "tcp://10.0.0.1:4003": 1}  # fmt: skip
+
+        def run(self, function, *args, workers):
+            self.calls.append((function, args, workers))
+
+    client = Recorder()
+    distributed.warm_workers(client, "c.toml", "text", 1024)
+    assert [workers for _, _, workers in client.calls] == [
+        ["tcp://10.0.0.1:4001", "tcp://10.0.0.2:4001"],
+        ["tcp://10.0.0.1:4002", "tcp://10.0.0.1:4003"],
+    ]
+    assert all(f is distributed.warm and a == ("c.toml", "text", 1024) for f, a, _ in client.calls)
