@@ -10,7 +10,7 @@ from numba.core.registry import CPUDispatcher
 from reriskmc import tail
 from reriskmc.config import load_config
 from reriskmc.engine import prepare, replay_path, simulate
-from reriskmc.kernels import block, paths, reduce
+from reriskmc.kernels import block, paths, reduce, tilt
 
 BASE = Path(__file__).resolve().parents[2] / "configs" / "base.toml"
 
@@ -19,7 +19,7 @@ def _stages():
     """The kernel's stages (``_jit.stage``): compiled on their own, called by the kernel."""
     return {
         f"{m.__name__}.{name}": f
-        for m in (paths, reduce, block)
+        for m in (paths, reduce, block, tilt)
         for name, f in vars(m).items()
         if isinstance(f, CPUDispatcher) and f.targetoptions.get("no_cpython_wrapper")
     }

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-from .._jit import jit
+from .._jit import jit, stage
 from .rng import ndtri
 
 #: the least and the most a tilted uniform may be: inside (0, 1), as the generator's are
@@ -36,6 +36,35 @@ U_MAX = 1.0 - 2.0**-33
 def _ndtr(x):
     """The standard normal CDF, held inside the generator's range."""
     return min(max(0.5 * math.erfc(-x * 0.7071067811865476), U_MIN), U_MAX)
+
+
+@jit(inline="always")
+def _draw_bin(cum, j, v):
+    """Proposal j's inverse CDF at the uniform v: the draw and its bin's mass."""
+    n_bins = cum.shape[1] - 1
+    b = 0
+    while b < n_bins - 1 and v >= cum[j, b + 1]:
+        b += 1
+    mass = cum[j, b + 1] - cum[j, b]
+    return min(max((b + (v - cum[j, b]) / mass) / n_bins, U_MIN), U_MAX), mass
+
+
+@stage
+def tilt_direction(cum, j, direction, u_path):
+    """Draw the score along ``direction`` from proposal j and move the uniforms along
+    it, in place; returns the bin's mass. A stage of its own (``_jit.stage``): the
+    normal quantile and CDF it evaluates, inlined into the start of a group, would cost
+    the cold start seconds."""
+    s = 0.0
+    for k in range(direction.shape[0]):
+        if direction[k] != 0.0:
+            s += direction[k] * ndtri(u_path[k, 0])
+    u, mass = _draw_bin(cum, j, _ndtr(s))
+    shift = ndtri(u) - s
+    for k in range(direction.shape[0]):
+        if direction[k] != 0.0:
+            u_path[k, 0] = _ndtr(ndtri(u_path[k, 0]) + direction[k] * shift)
+    return mass
 
 
 @jit(inline="always")
@@ -52,27 +81,11 @@ def tilt_path(slots, cum, direction, u_path):
     n_bins = cum.shape[1] - 1
     for j in range(slots.shape[0]):
         i = slots[j]
-        s = 0.0
         if i < 0:
-            for k in range(direction.shape[0]):
-                if direction[k] != 0.0:
-                    s += direction[k] * ndtri(u_path[k, 0])
-            v = _ndtr(s)
+            mass = tilt_direction(cum, j, direction, u_path)
         else:
-            v = u_path[i, 0]
-        b = 0
-        while b < n_bins - 1 and v >= cum[j, b + 1]:
-            b += 1
-        mass = cum[j, b + 1] - cum[j, b]
-        u = min(max((b + (v - cum[j, b]) / mass) / n_bins, U_MIN), U_MAX)
+            u_path[i, 0], mass = _draw_bin(cum, j, u_path[i, 0])
         weight /= n_bins * mass
-        if i >= 0:
-            u_path[i, 0] = u
-            continue
-        shift = ndtri(u) - s
-        for k in range(direction.shape[0]):
-            if direction[k] != 0.0:
-                u_path[k, 0] = _ndtr(ndtri(u_path[k, 0]) + direction[k] * shift)
     return weight
 
 
