@@ -17,6 +17,7 @@ can be had with ``git worktree add --detach /tmp/old <commit>``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import importlib
 import os
@@ -31,10 +32,15 @@ import numpy as np
 BASE = Path(__file__).resolve().parents[1] / "configs" / "base.toml"
 
 
+#: this run's copies of the versions, removed at exit (a folder per run: two runs at once
+#: must not replace each other's copies; the kernel cache is keyed by sources, not path)
+_ROOT = Path(tempfile.mkdtemp(prefix="reriskmc_ab_"))
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)
+
+
 def _load(name: str, src: str, config: str):
-    root = Path(tempfile.gettempdir()) / "reriskmc_ab"
+    root = _ROOT
     dst = root / f"rr_{name}"
-    shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
