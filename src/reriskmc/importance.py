@@ -46,8 +46,8 @@ from .kernels.tilt import U_MAX, U_MIN
 #: the most uniforms a proposal tilts: each tilted factor multiplies the weights'
 #: spread, and more than a few rarely pay
 MAX_TILTED = 8
-#: a uniform joins the proposal only if it lowers the estimated second moment by at
-#: least this share
+#: a candidate joins the proposal only if it lowers the estimated second moment by at
+#: least this share (and the direction is kept over single draws if it is this much lower)
 MIN_GAIN = 0.03
 #: the defensive mixture's shares of the model's own density tried (the best is kept)
 MODEL_SHARES = (0.1, 0.3, 0.5, 0.7)
@@ -59,6 +59,8 @@ ELITE_SHARE = 0.1
 MIN_EVENTS = 100
 #: a proposal slot that stands for the score along the proposal's direction
 DIRECTION = -1
+#: the fit's candidate that tilts the regime chain
+_CHAIN = -2
 #: the ridge penalty of the direction's logistic regression (on the normal scores)
 RIDGE = 1.0
 #: a direction's components below this (of a unit vector) are set to 0: the ridge
@@ -280,10 +282,6 @@ def fit(
         second_moment_weighted=float(moment),
     )
     return proposal, summary
-
-
-#: a candidate that tilts the regime chain
-_CHAIN = -2
 
 
 def _direction(z: np.ndarray, label: np.ndarray) -> np.ndarray | None:
