@@ -189,11 +189,16 @@ def elite(event: np.ndarray, severity: np.ndarray) -> np.ndarray:
 
 
 def _histogram_masses(u: np.ndarray, share_uniform: float) -> np.ndarray:
-    """A uniform's proposal from its elite values ``u``: the bin counts with one added
-    to each (Laplace), mixed with the uniform density."""
-    counts = np.bincount(_bin(u), minlength=TILT_BINS).astype(np.float64)
-    smoothed = (counts + 1.0) / (counts.sum() + TILT_BINS)
-    return (1.0 - share_uniform) * smoothed + share_uniform / TILT_BINS
+    """A uniform's proposal from its elite values ``u`` [n] (or each column's, [n, k]:
+    masses [k, TILT_BINS]): the bin counts with one added to each (Laplace), mixed with
+    the uniform density."""
+    b = _bin(u).reshape(len(u), -1)
+    k = b.shape[1]
+    counts = np.bincount((b + TILT_BINS * np.arange(k)).ravel(), minlength=k * TILT_BINS)
+    counts = counts.reshape(k, TILT_BINS).astype(np.float64)
+    smoothed = (counts + 1.0) / (len(u) + TILT_BINS)
+    masses = (1.0 - share_uniform) * smoothed + share_uniform / TILT_BINS
+    return masses if np.ndim(u) == 2 else masses[0]
 
 
 def _transition_proposal(counts: np.ndarray, p: np.ndarray, share_model: float) -> np.ndarray:
@@ -316,26 +321,35 @@ def _direction_title(direction: np.ndarray, names: tuple[str, ...], lead: int = 
 def _factors(u, z, fit_to, folds, candidates, trans_counts, p_trans) -> np.ndarray:
     """Each pilot path's factor of the weight, 1 / g, under each candidate's proposal
     fitted to the other half's elite: float64[n, candidates] (1 where a candidate cannot
-    be fitted: too few elite paths in the half)."""
+    be fitted: too few elite paths in the half). The factors of single draws and of the
+    direction are :meth:`Proposal.ratio`'s, 1 / (TILT_BINS m_b) for the bin b of the
+    uniform or the score, computed here for all single draws at once."""
     factor = np.ones((u.shape[0], len(candidates)))
+    bins = _bin(u)
     for fit_rows, eval_rows in folds:
         rows = fit_rows & fit_to
         counts = trans_counts[eval_rows] if trans_counts is not None else None
         direction = None
         if any(j == DIRECTION for j, _ in candidates):
             direction = _direction(z[fit_rows], fit_to[fit_rows])
+        if direction is not None:
+            scores = special.ndtr(z @ direction)
+        singles = {}
         for c, (j, share) in enumerate(candidates):
+            if j >= 0:
+                if share not in singles:
+                    masses = _histogram_masses(u[rows], share)  # [uniforms, bins]
+                    singles[share] = 1.0 / (TILT_BINS * np.take_along_axis(
+                        masses.T, bins[eval_rows], axis=0))  # fmt: skip
+                factor[eval_rows, c] = singles[share][:, j]
+                continue
             if j == _CHAIN:
                 q = _transition_proposal(trans_counts[rows].sum(axis=0), p_trans, share)
                 one = Proposal(np.zeros(0, np.int64), np.zeros((0, TILT_BINS)), (), q)
-            elif j == DIRECTION:
-                if direction is None:
-                    continue
-                v = special.ndtr(z[rows] @ direction)
-                one = Proposal([DIRECTION], _histogram_masses(v, share), direction=direction)
-            else:
-                one = Proposal([j], _histogram_masses(u[rows, j], share))
-            factor[eval_rows, c] = one.ratio(u[eval_rows], counts, p_trans)
+                factor[eval_rows, c] = one.ratio(u[eval_rows], counts, p_trans)
+            elif direction is not None:
+                masses = _histogram_masses(special.ndtr(z[rows] @ direction), share)
+                factor[eval_rows, c] = 1.0 / (TILT_BINS * masses[_bin(scores[eval_rows])])
     return factor
 
 

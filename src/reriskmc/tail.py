@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -229,10 +229,24 @@ def model_transitions(packed: Packed) -> np.ndarray:
     return np.diff(cum, axis=-1, prepend=0.0)
 
 
-def pilot(packed: Packed, q: Question, seed: int, n_pilot: int, threads: int):
-    """Fit the proposal to ``n_pilot`` plain paths (``importance.fit``)."""
+def pilot(config: Config, packed: Packed, q: Question, seed: int, n_pilot: int, threads: int):
+    """Fit the proposal to ``n_pilot`` plain paths (``importance.fit``), for ``packed``.
+
+    The event is the base's, so the pilot simulates the base scenario alone, packed on
+    its own, and the proposal is carried over to ``packed`` by the names of the draws
+    and of the regime matrices (:func:`carried_over`): the base's law is the same in
+    either packing, only the draws' order differs. When a name does not carry over (or
+    the programme is a scenario's own), the pilot simulates every scenario instead."""
     from .kernels.rng import path_uniforms, seed_key
 
+    alone = packed
+    if len(config.scenarios) > 1:
+        alone = pack(replace(config, scenarios=config.scenarios[:1]))
+        name = packed.programmes[q.programme]
+        if _carries_over(alone, packed) and name in alone.programmes:
+            q = replace(q, programme=list(alone.programmes).index(name))
+        else:
+            alone = packed
     events, severity, trans = [], [], []
 
     def consume(w, peak, first, transitions):
@@ -240,12 +254,48 @@ def pilot(packed: Packed, q: Question, seed: int, n_pilot: int, threads: int):
         severity.append(peak[:, 0, q.programme].astype(np.float64))
         trans.append(np.array(transitions))
 
-    _run_paths(packed, importance.Proposal.none(), seed, PILOT_PATH0, n_pilot, threads, consume)
-    u = path_uniforms(packed.n_path_uniforms, PILOT_PATH0, n_pilot, *seed_key(seed))
-    return importance.fit(
-        u, np.concatenate(events), np.concatenate(severity), slot_names(packed), seed,
-        np.concatenate(trans).astype(np.float64), model_transitions(packed),
+    _run_paths(alone, importance.Proposal.none(), seed, PILOT_PATH0, n_pilot, threads, consume)
+    u = path_uniforms(alone.n_path_uniforms, PILOT_PATH0, n_pilot, *seed_key(seed))
+    proposal, fit = importance.fit(
+        u, np.concatenate(events), np.concatenate(severity), slot_names(alone), seed,
+        np.concatenate(trans).astype(np.float64), model_transitions(alone),
     )  # fmt: skip
+    return carried_over(proposal, alone, packed), fit
+
+
+def _carries_over(alone: Packed, packed: Packed) -> bool:
+    """Whether every draw and regime matrix of ``alone`` is named once in ``packed``."""
+    names, to = slot_names(alone), slot_names(packed)
+    return (
+        len(set(names)) == len(names)
+        and len(set(to)) == len(to)
+        and set(names) <= set(to)
+        and set(alone.matrix_names) <= set(packed.matrix_names)
+        and alone.dims.R == packed.dims.R
+    )
+
+
+def carried_over(proposal: importance.Proposal, alone: Packed, packed: Packed):
+    """``proposal``, fitted on the packing ``alone``, as the same proposal on ``packed``:
+    its single draws and its direction's components moved to the slots of the same
+    names, its transition rows to the matrices of the same names (the others keep the
+    base's own rows in ``packed``)."""
+    if alone is packed:
+        return proposal
+    to = {name: j for j, name in enumerate(slot_names(packed))}
+    where = np.array([to[name] for name in slot_names(alone)], dtype=np.int64)
+    slots = [s if s == importance.DIRECTION else where[s] for s in proposal.slots]
+    direction = np.zeros(packed.n_path_uniforms if proposal.direction.size else 0)
+    if direction.size:
+        direction[where] = proposal.direction
+    trans = proposal.trans
+    if proposal.tilts_regimes:
+        trans = model_transitions(packed)
+        for j, name in enumerate(alone.matrix_names):
+            trans[packed.matrix_names.index(name)] = proposal.trans[j]
+    return importance.Proposal(
+        np.asarray(slots, dtype=np.int64), proposal.masses, proposal.names, trans, direction
+    )
 
 
 def estimate(
@@ -276,7 +326,7 @@ def estimate(
     elif plain or n_pilot < 1:
         proposal, fit = importance.Proposal.none(), {}
     else:
-        proposal, fit = pilot(packed, q, seed, n_pilot, threads)
+        proposal, fit = pilot(config, packed, q, seed, n_pilot, threads)
     t_pilot = time.perf_counter() - t0
     sums = _Sums(packed.dims.S)
 

@@ -20,6 +20,7 @@ and the standard error must be smaller than plain sampling's at the same paths.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -157,6 +158,70 @@ def test_u__the_proposal_tilts_the_deciding_draw_and_the_chance_is_exact(tmp_pat
     # plain sampling's standard error at the same paths is at least twice as large
     assert res.p_se[0] < 0.5 * math.sqrt(P_U * (1 - P_U) / n)
     assert abs(res.mean_weight - 1.0) < 4 * 0.05
+
+
+#: a scenario adding a source of uncertain capacity: in the packing of all scenarios its
+#: draw comes first, so the base's draws are other slots than in the base's own packing
+#: (the pilot's)
+PLANT = """
+[scenarios.plant]
+sources.plant.material = "m"
+sources.plant.capacity_t_per_year = {dist = "uniform", low = 1.0, high = 5.0}
+sources.plant.start = "2025-01"
+"""
+CASE_U_PLANT = CASE_U + PLANT
+
+
+def test_u__the_base_s_proposal_is_carried_to_the_draws_of_the_same_names(tmp_path):
+    """The pilot simulates the base alone; its proposal must tilt the programme's rate
+    where the packing of all scenarios draws it, and the chance stays exact."""
+    cfg = _config(tmp_path, "plant", CASE_U_PLANT)
+    packed = tail.pack(cfg)
+    names = tail.slot_names(packed)
+    assert names.index("programmes.x.units_per_year") > 0  # the plant's draw is first
+    n = 8192
+    res = tail.estimate(cfg, tail.question(cfg, "x", 3.5, None), n, 16, n_pilot=4096,
+                        packed=packed)  # fmt: skip
+    assert [names[j] for j in res.proposal.slots] == ["programmes.x.units_per_year"]
+    assert abs(_z(res.p[0], P_U, res.p_se[0])) < Z_MAX, (res.p[0], P_U, res.p_se[0])
+    assert res.p_se[0] < 0.5 * math.sqrt(P_U * (1 - P_U) / n)
+
+
+def test_carried_over__moves_a_direction_and_transition_rows_by_name(tmp_path):
+    redrawn = """programmes.x.units_per_year = {dist = "uniform", low = 6.0, high = 18.0}
+regimes.matrices.later.calm = [0.5, 0.5]
+regimes.matrices.later.storm = [0.5, 0.5]
+"""
+    cfg = _config(tmp_path, "carry", CASE_M + PLANT + redrawn)
+    packed = tail.pack(cfg)
+    alone = tail.pack(replace(cfg, scenarios=cfg.scenarios[:1]))
+    names, alone_names = tail.slot_names(packed), tail.slot_names(alone)
+    assert alone.matrix_names == ("base",) and packed.matrix_names == ("base", "later")
+    direction = np.arange(1.0, alone.n_path_uniforms + 1.0)
+    trans = np.array([[[0.7, 0.3], [0.2, 0.8]]])
+    proposal = importance.Proposal([importance.DIRECTION], np.full(20, 0.05), ("s",), trans,
+                                   direction)  # fmt: skip
+    moved = tail.carried_over(proposal, alone, packed)
+    for j, name in enumerate(alone_names):
+        assert moved.direction[names.index(name)] == pytest.approx(proposal.direction[j]), name
+    added = [j for j, name in enumerate(names) if name not in alone_names]
+    assert added and not moved.direction[added].any()
+    np.testing.assert_array_equal(moved.trans[0], trans[0])
+    np.testing.assert_array_equal(moved.trans[1], tail.model_transitions(packed)[1])
+    np.testing.assert_array_equal(moved.masses, proposal.masses)
+
+
+def test_u__a_programme_the_base_lacks_gets_its_pilot_from_every_scenario(tmp_path):
+    """A scenario's own programme has no event in the base: the pilot then runs on the
+    packing of all scenarios (nothing to carry over), and the plain run agrees."""
+    own = "programmes.y.units_per_year = 12.0\nprogrammes.y.kg_per_unit = {m = 1000.0}\n"
+    cfg = _config(tmp_path, "plant_y", CASE_U_PLANT + own)  # y: in [scenarios.plant]
+    q = tail.question(cfg, "y", 3.5, None)
+    res = tail.estimate(cfg, q, 1024, 18, n_pilot=512)
+    plain = tail.estimate(cfg, q, 1024, 18, plain=True)
+    assert res.p[0] == plain.p[0] == 0.0  # absent from the base: never behind there
+    assert 0.0 < plain.p[1] < 1.0
+    assert abs(_z(res.p[1], plain.p[1], math.hypot(res.p_se[1], plain.p_se[1]))) < Z_MAX
 
 
 @pytest.mark.parametrize("level", [0.95, 0.99])

@@ -175,6 +175,30 @@ def test_fit__tilts_the_uniform_that_decides_the_event():
     assert prop.masses[0, -2:].sum() > 0.5
 
 
+def test_fit__candidates_weigh_paths_as_their_proposals_would():
+    """The fit's factors, computed for all single draws at once, are each candidate
+    proposal's own likelihood ratio on the other half of the pilot."""
+    rng = np.random.default_rng(5)
+    u = rng.random((600, 5))
+    fit_to = u[:, 2] + 0.3 * u[:, 4] > 1.0
+    z = importance.normal_scores(u)
+    half = rng.permutation(600) < 300
+    folds = ((half, ~half), (~half, half))
+    candidates = [(j, share) for share in (0.1, 0.5) for j in (0, 2, 4, importance.DIRECTION)]
+    factor = importance._factors(u, z, fit_to, folds, candidates, None, None)
+    for fit_rows, eval_rows in folds:
+        rows = fit_rows & fit_to
+        direction = importance._direction(z[fit_rows], fit_to[fit_rows])
+        for c, (j, share) in enumerate(candidates):
+            if j == importance.DIRECTION:
+                v = importance.score_uniform(u[rows], direction)
+                one = importance.Proposal([j], importance._histogram_masses(v, share),
+                                          direction=direction)  # fmt: skip
+            else:
+                one = importance.Proposal([j], importance._histogram_masses(u[rows, j], share))
+            np.testing.assert_allclose(factor[eval_rows, c], one.ratio(u[eval_rows]), rtol=1e-12)
+
+
 def test_fit__tilts_nothing_when_nothing_decides_the_event():
     rng = np.random.default_rng(4)
     u = rng.random((4000, 6))
