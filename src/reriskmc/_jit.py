@@ -163,10 +163,11 @@ def stage(fn=None, *, noalias=True):
     ``noalias``: like :func:`jit_noalias`, the stage is promised that no two of its
     array arguments share memory (no two are the same array or views of one); False
     for a stage given a view beside the array it is taken from. No Python wrapper
-    (only the kernel calls a stage) and no cache entry of its own (the kernel's holds
-    its code).
+    (only the kernel calls a stage). Cached on its own as well as in the kernel's
+    entry, so that on a cold cache another process can compile it meanwhile
+    (``compile_ahead``).
     """
     if fn is None:
         return lambda f: stage(f, noalias=noalias)
-    opts = dict(cache=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+    opts = dict(cache=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
     return jit_noalias(fn, **opts) if noalias else jit(fn, **opts)

@@ -210,6 +210,21 @@ def _check_memory(cfg, packed, threads):
         )
 
 
+def _compiling(config_path):
+    """Around compiling (or loading) the kernel: a line saying so, and on a cold cache a
+    helper process compiling its stages meanwhile (``compile_ahead``)."""
+    import contextlib
+
+    from .compile_ahead import alongside
+    from .progress import CompileNotice, kernel_cached
+
+    cached = kernel_cached()
+    stack = contextlib.ExitStack()
+    stack.enter_context(CompileNotice(cached=cached))
+    stack.enter_context(alongside(config_path, cached))
+    return stack
+
+
 def _stop_on_sigterm():
     """SIGTERM stops a run like Ctrl-C: between blocks, leaving no partial output."""
     import contextlib
@@ -301,12 +316,12 @@ class _Job:
 
     def _simulate(self):
         from . import engine
-        from .progress import Bar, CompileNotice, kernel_cached
+        from .progress import Bar
 
         bar = Bar(self.n_paths)
         control = engine.Control(
             progress=bar, checkpoint=self.checkpoint, resume=self.resume, until=self.target,
-            compiling=lambda: CompileNotice(cached=kernel_cached()),
+            compiling=lambda: _compiling(self.cfg.path),
         )  # fmt: skip
         try:
             if self.scale["workers"] is None and self.scale["scheduler"] is None:
@@ -893,10 +908,10 @@ def tail(config, programme, threshold, month, n_paths, n_pilot, plain, seed, thr
         option = "--threshold" if "threshold" in str(e) else "--month"
         raise _Fail(f"{option}: {e}") from None
     from .pack import pack
-    from .progress import Bar, CompileNotice, kernel_cached
+    from .progress import Bar
 
     packed, threads = pack(cfg), threads or default_threads()
-    with CompileNotice(cached=kernel_cached()):
+    with _compiling(cfg.path):
         tails.compile_kernel(packed, threads)
     bar = Bar(n_paths)
     try:

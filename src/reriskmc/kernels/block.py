@@ -115,3 +115,14 @@ def log_month(pk, w, tr, n, t):
                 tr.flags[t, s, m, g] = w.first_out[s, m, g] >= 0
         for g in range(n):
             tr.flags[t, s, M, g] = month_regime(pk, w, s, g)
+
+
+@jit(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+def stage_arguments(pk, work, pads, traj, partials, lane):
+    """What :func:`simulate_lane` derives from its arguments and passes to its stages:
+    the thread's work, trajectories and partial statistics, and a chunk's rows of the
+    float sums. Compiled, not run: its return type gives the stages' argument types
+    (``compile_ahead``)."""
+    w = work_of(work, pads, lane)
+    tr = traj_of(traj, lane)
+    return w, tr, lane_partials(partials, lane), partials.f_rec[lane], partials.f_drec[lane]

@@ -1,0 +1,99 @@
+"""A cold compile shared with a helper process (``compile_ahead``).
+
+The helper compiles the kernel's stages for the argument types it derives; the kernel
+must then find every stage compiled for exactly the types it calls it with (else each
+stage would be compiled twice, and the helper would save nothing), and compute what a
+kernel compiled alone computes.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import xarray as xr
+
+from reriskmc import compile_ahead
+from reriskmc.config import load_config
+from reriskmc.engine import simulate
+from reriskmc.results import build_dataset
+
+MINIMAL = Path(__file__).resolve().parents[1] / "configs" / "good_minimal.toml"
+STAGES = (
+    "start_group", "tilt_direction", "china_month", "_demand", "_direct_supply",
+    "_makers", "_allocate", "_build_and_record", "fold_month", "fold_group",
+)  # fmt: skip
+
+
+def _overloads(index: Path) -> dict:
+    """The entries of a numba cache index file (``.nbi``): a pickled version, then the
+    pickled (source stamp, {key: data file})."""
+    with open(index, "rb") as f:
+        pickle.load(f)
+        return pickle.loads(f.read())[1]
+
+
+def test_the_kernel_loads_each_stage_the_helper_compiled(tmp_path):
+    cache = tmp_path / "cache"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    helper = [sys.executable, "-m", "reriskmc.compile_ahead", str(MINIMAL)]
+    subprocess.run(helper, env=env, check=True, timeout=600)
+    indexes = {p.name.split("-")[0].split(".")[-1]: p for p in cache.rglob("*.nbi")}
+    assert set(STAGES) <= set(indexes), sorted(indexes)
+    assert "simulate_lane" not in indexes  # the helper compiles the stages only
+
+    out = tmp_path / "minimal.nc"
+    run = [sys.executable, "-m", "reriskmc", "run", str(MINIMAL), "--paths", "300",
+           "--seed", "5", "--threads", "1", "-o", str(out)]  # fmt: skip
+    subprocess.run(run, env=env, check=True, timeout=600, capture_output=True)
+    indexes = {p.name.split("-")[0].split(".")[-1]: p for p in cache.rglob("*.nbi")}
+    assert "simulate_lane" in indexes
+    # one entry each: the kernel called every stage with the types the helper used
+    assert {name: len(_overloads(indexes[name])) for name in STAGES} == dict.fromkeys(STAGES, 1)
+
+    config = load_config(MINIMAL)
+    expected = build_dataset(config, simulate(config, 300, 5, threads=1), 5)
+    with xr.open_dataset(out) as got:
+        for name, var in expected.data_vars.items():
+            np.testing.assert_array_equal(got[name].values, var.values, err_msg=name)
+
+
+class _Process:
+    """A stand-in for ``subprocess.Popen``, recording what is done with it."""
+
+    started: ClassVar[list] = []
+
+    def __init__(self, argv, **kw):
+        self.argv, self.calls = argv, []
+        _Process.started.append(self)
+
+    def poll(self):
+        return None  # still running
+
+    def terminate(self):
+        self.calls.append("terminate")
+
+    def wait(self, timeout=None):
+        self.calls.append("wait")
+        return 0
+
+
+def test_alongside__starts_a_helper_on_a_cold_cache_with_two_cores_and_stops_it(monkeypatch):
+    monkeypatch.setattr(compile_ahead.subprocess, "Popen", _Process)
+    monkeypatch.setattr(_Process, "started", [])
+    monkeypatch.setattr(compile_ahead, "_cores", lambda: 2)
+    with compile_ahead.alongside("a.toml", cached=True) as helper:
+        assert helper is None
+    with compile_ahead.alongside("a.toml", cached=False) as helper:
+        assert helper.argv[1:] == ["-m", "reriskmc.compile_ahead", "a.toml"]
+        assert helper.calls == []
+    assert helper.calls == ["terminate", "wait"]  # not needed once the kernel is compiled
+    monkeypatch.setattr(compile_ahead, "_cores", lambda: 1)
+    with compile_ahead.alongside("a.toml", cached=False) as helper:
+        assert helper is None
+    assert len(_Process.started) == 1
