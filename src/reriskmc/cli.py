@@ -210,9 +210,10 @@ def _check_memory(cfg, packed, threads):
         )
 
 
-def _compiling(config_path):
-    """Around compiling (or loading) the kernel: a line saying so, and on a cold cache a
-    helper process compiling its stages meanwhile (``compile_ahead``)."""
+def _compiling(config_path, here: bool = True):
+    """Around compiling (or loading) the kernel: a line saying so, and when it compiles
+    ``here`` (on this machine: not on a cluster's workers) on a cold cache, a helper
+    process compiling its stages meanwhile (``compile_ahead``)."""
     import contextlib
 
     from .compile_ahead import alongside
@@ -221,7 +222,7 @@ def _compiling(config_path):
     cached = kernel_cached()
     stack = contextlib.ExitStack()
     stack.enter_context(CompileNotice(cached=cached))
-    stack.enter_context(alongside(config_path, cached))
+    stack.enter_context(alongside(config_path, cached or not here))
     return stack
 
 
@@ -321,7 +322,7 @@ class _Job:
         bar = Bar(self.n_paths)
         control = engine.Control(
             progress=bar, checkpoint=self.checkpoint, resume=self.resume, until=self.target,
-            compiling=lambda: _compiling(self.cfg.path),
+            compiling=lambda: _compiling(self.cfg.path, here=self.scale["scheduler"] is None),
         )  # fmt: skip
         try:
             if self.scale["workers"] is None and self.scale["scheduler"] is None:

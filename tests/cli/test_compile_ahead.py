@@ -97,3 +97,20 @@ def test_alongside__starts_a_helper_on_a_cold_cache_with_two_cores_and_stops_it(
     with compile_ahead.alongside("a.toml", cached=False) as helper:
         assert helper is None
     assert len(_Process.started) == 1
+
+
+def test_run_on_a_cluster__starts_no_helper_here(monkeypatch):
+    """With --scheduler the workers compile, on their machines: a helper here would
+    compile for nobody."""
+    from reriskmc import cli, progress
+
+    monkeypatch.setattr(compile_ahead.subprocess, "Popen", _Process)
+    monkeypatch.setattr(_Process, "started", [])
+    monkeypatch.setattr(compile_ahead, "_cores", lambda: 2)
+    monkeypatch.setattr(progress, "kernel_cached", lambda: False)
+    with cli._compiling("a.toml", here=False):
+        pass
+    assert _Process.started == []
+    with cli._compiling("a.toml"):
+        pass
+    assert len(_Process.started) == 1
