@@ -67,10 +67,9 @@ def stage_signatures(packed) -> list[tuple[object, tuple]]:
     ]  # fmt: skip
 
 
-def compile_stages(packed, reverse: bool = True) -> None:
+def compile_stages(packed) -> None:
     """Compile (or load from the cache) every stage, the last the kernel meets first."""
-    signatures = stage_signatures(packed)
-    for dispatcher, sig in reversed(signatures) if reverse else signatures:
+    for dispatcher, sig in reversed(stage_signatures(packed)):
         dispatcher.compile(sig)
 
 

@@ -333,7 +333,7 @@ def _factors(u, z, fit_to, folds, candidates, trans_counts, p_trans) -> np.ndarr
         if any(j == DIRECTION for j, _ in candidates):
             direction = _direction(z[fit_rows], fit_to[fit_rows])
         if direction is not None:
-            scores = special.ndtr(z @ direction)
+            v = special.ndtr(z @ direction)  # the score's uniform
         singles = {}
         for c, (j, share) in enumerate(candidates):
             if j >= 0:
@@ -349,7 +349,7 @@ def _factors(u, z, fit_to, folds, candidates, trans_counts, p_trans) -> np.ndarr
                 factor[eval_rows, c] = one.ratio(u[eval_rows], counts, p_trans)
             elif direction is not None:
                 masses = _histogram_masses(special.ndtr(z[rows] @ direction), share)
-                factor[eval_rows, c] = 1.0 / (TILT_BINS * masses[_bin(scores[eval_rows])])
+                factor[eval_rows, c] = 1.0 / (TILT_BINS * masses[_bin(v[eval_rows])])
     return factor
 
 
