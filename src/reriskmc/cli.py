@@ -226,6 +226,20 @@ def _compiling(config_path, here: bool = True):
     return stack
 
 
+def _compile_first(cfg) -> None:
+    """Compile the kernel before a command whose work compiles it on the way (when it is
+    not cached), so that the user is told and a helper shares the work."""
+    from .progress import kernel_cached
+
+    if kernel_cached():
+        return
+    from .pack import pack
+    from .tail import compile_kernel
+
+    with _compiling(cfg.path):
+        compile_kernel(pack(cfg))
+
+
 def _stop_on_sigterm():
     """SIGTERM stops a run like Ctrl-C: between blocks, leaving no partial output."""
     import contextlib
@@ -606,7 +620,12 @@ def backtest(config, history, n_paths, seed, threads, as_json):
     if threads is not None and threads < 1:
         raise _Fail(f"--threads: must be at least 1, got {threads}")
     try:
-        res = run_backtest(cfg, load_history(history), n_paths, seed, threads)
+        history = load_history(history)
+    except HistoryError as e:
+        raise _Fail(str(e)) from None
+    _compile_first(cfg)
+    try:
+        res = run_backtest(cfg, history, n_paths, seed, threads)
     except HistoryError as e:
         raise _Fail(str(e)) from None
     click.echo(json.dumps(res.as_json(), indent=1) if as_json else report_text(res))
@@ -735,6 +754,7 @@ def sensitivity(config, metric, programme, threshold, n_paths, n_samples, seed, 
     from .sensitivity import report_text
     from .sensitivity import sensitivity as run_sensitivity
 
+    _compile_first(cfg)
     progress, bar = _variant_progress("design scenarios")
     try:
         res = run_sensitivity(
@@ -838,6 +858,7 @@ def size_stockpile(config, material, target, metric, programmes, threshold, n_pa
             check(cfg, value)
         except SizingError as e:
             raise _Fail(f"{option}: {e}") from None
+    _compile_first(cfg)
     try:
         res = run_sizing(
             cfg, material, target, metric=Metric(metric, threshold), programmes=programmes,

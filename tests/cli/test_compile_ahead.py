@@ -114,3 +114,56 @@ def test_run_on_a_cluster__starts_no_helper_here(monkeypatch):
     with cli._compiling("a.toml"):
         pass
     assert len(_Process.started) == 1
+
+
+class _Compiles(Exception):
+    pass
+
+
+def test_commands_that_compile_on_the_way__compile_first_and_say_so(monkeypatch):
+    """backtest, sensitivity and size-stockpile compile the kernel before their work
+    (with the notice and the helper), not silently inside it."""
+    from click.testing import CliRunner
+
+    from reriskmc import cli
+
+    def compile_first(cfg):
+        raise _Compiles(cfg.path)
+
+    monkeypatch.setattr(cli, "_compile_first", compile_first)
+    base = Path(__file__).resolve().parents[2] / "configs" / "base.toml"
+    history = base.parent / "history" / "2025-06_to_2026-11.toml"
+    commands = (
+        ["backtest", str(base), str(history)],
+        ["sensitivity", str(base), "--programme", "jdam"],
+        ["size-stockpile", str(base), "--material", "smco", "--target", "0.5"],
+    )
+    for args in commands:
+        res = CliRunner().invoke(cli.main, args)
+        assert isinstance(res.exception, _Compiles), (args[0], res.output)
+
+
+def test_compile_first__compiles_only_when_the_kernel_is_not_cached(monkeypatch):
+    from reriskmc import cli, progress, tail
+
+    calls = []
+    monkeypatch.setattr(tail, "compile_kernel", lambda packed: calls.append("compile"))
+    monkeypatch.setattr(cli, "_compiling", lambda path: _Recorded(calls, path))
+    config = load_config(MINIMAL)
+    monkeypatch.setattr(progress, "kernel_cached", lambda: True)
+    cli._compile_first(config)
+    assert calls == []
+    monkeypatch.setattr(progress, "kernel_cached", lambda: False)
+    cli._compile_first(config)
+    assert calls == [("enter", config.path), "compile", "exit"]
+
+
+class _Recorded:
+    def __init__(self, calls, path):
+        self.calls, self.path = calls, path
+
+    def __enter__(self):
+        self.calls.append(("enter", self.path))
+
+    def __exit__(self, *exc):
+        self.calls.append("exit")
