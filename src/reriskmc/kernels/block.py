@@ -56,7 +56,7 @@ def simulate_lane(pk, work, pads, traj, partials, k0, k1, path0, n_paths, chunk,
     fill_fixed(pk, w)
     tr = traj_of(traj, lane)
     acc = lane_partials(partials, lane)  # sliced once: a view costs an atomic refcount update
-    batch = tr.codes.shape[3]
+    batch = tr.codes.shape[0] * tr.codes.shape[4]
     for ci in range(lane, n_chunks, n_lanes):
         f_rec, f_drec = partials.f_rec[ci], partials.f_drec[ci]
         f_rec[:] = 0.0
@@ -70,7 +70,7 @@ def simulate_lane(pk, work, pads, traj, partials, k0, k1, path0, n_paths, chunk,
                 start_peaks(tr, ng)
                 for t in range(pk.dims.T):
                     simulate_month(pk, w, k0, k1, path0 + b0 + g0, ng, t, tr.rec)
-                    fold_month(pk, w, tr, acc, f_rec, f_drec, g0, ng, t)
+                    fold_month(pk, w, tr, acc, f_rec, f_drec, g0 // GROUP, ng, t)
                     if tr.log.shape[0] > 0:
                         log_month(pk, w, tr, ng, t)
                 fold_group(pk, w, tr, acc, ng)

@@ -92,12 +92,12 @@ def start_peaks(traj, n):
 
 
 @stage(noalias=False)
-def fold_month(pk, w, traj, acc, f_rec, f_drec, col, n, t):
+def fold_month(pk, w, traj, acc, f_rec, f_drec, q, n, t):
     """Fold month ``t`` of every scenario of the group's first ``n`` paths into the
     partial statistics: the record ``traj.rec`` into the chunk's sums ``f_rec``
     (float64[2, S, T * R], the month at ``t * R``) and, for every scenario but the base,
     its paired differences from the base into ``f_drec``; the units behind and the slip
-    into the sketch codes (columns ``col ..``), the peaks and the first months behind
+    into the sketch codes (of the batch's ``q``-th group), the peaks and the first months behind
     and past each slip threshold; the month's regimes (``acc``: this thread's counts,
     ``scratch.Partials`` without the lane axis)."""
     rec, R = traj.rec, pk.r.total
@@ -105,8 +105,8 @@ def fold_month(pk, w, traj, acc, f_rec, f_drec, col, n, t):
         add_sums(f_rec, s, t * R, rec, s, R, n)
         if s > 0:
             add_diff_sums(f_drec, s, t * R, rec, s, 0, R, n)
-        _fold_units(pk, traj, s, col, n, t)
-        _fold_slip(pk, traj, s, col, n, t)
+        _fold_units(pk, traj, s, q, n, t)
+        _fold_slip(pk, traj, s, q, n, t)
         for j in range(pk.dims.P * pk.dims.M):
             if no_kg(pk, s, j):  # owes nothing: its peak stays 0
                 continue
@@ -139,7 +139,7 @@ def _fold_regimes(pk, w, acc, s, n, t):
 
 
 @jit(inline="always")
-def _fold_units(pk, traj, s, col, n, t):
+def _fold_units(pk, traj, s, q, n, t):
     """Units behind: sketch codes, the peak's code, and the first month behind.
 
     The peak is kept as its sketch bucket: buckets are monotone in the value, so the
@@ -152,14 +152,14 @@ def _fold_units(pk, traj, s, col, n, t):
         for g in range(n):
             v = traj.rec[s, pk.r.units + p, g]
             b = bucket(v, inv_floor)
-            traj.codes[s, p, t, col + g] = b
+            traj.codes[q, t, s, p, g] = b
             traj.peak_us[s, p, g] = max(traj.peak_us[s, p, g], b)
             first = traj.first_behind[s, p, g]
             traj.first_behind[s, p, g] = t if (first < 0) & (v > tol) else first
 
 
 @jit(inline="always")
-def _fold_slip(pk, traj, s, col, n, t):
+def _fold_slip(pk, traj, s, q, n, t):
     """Slip in months: sketch codes, the peak's code, and the first month past each
     threshold (as in :func:`_fold_units`)."""
     inv_floor = 1.0 / pk.floors.months
@@ -167,7 +167,7 @@ def _fold_slip(pk, traj, s, col, n, t):
     for p in range(pk.dims.P):
         for g in range(n):
             b = bucket(traj.rec[s, pk.r.slip + p, g], inv_floor)
-            traj.slip_codes[s, p, t, col + g] = b
+            traj.slip_codes[q, t, s, p, g] = b
             traj.peak_slip[s, p, g] = max(traj.peak_slip[s, p, g], b)
         for k in range(thresholds.shape[0]):
             limit = thresholds[k] + SLIP_TOLERANCE
@@ -242,24 +242,27 @@ def keep_outcomes(w, traj, acc, row0, n):
 
 @jit(inline="always")
 def count_units(codes, n, h_us):
-    """Add a batch's monthly bucket codes (uint16[S, P, T, >= n], from
-    :func:`fold_month`) to the monthly sketches h_us, uint16 or int32 [S, P, T, B] (the
-    caller empties uint16 counts before they can overflow).
+    """Add a batch's monthly bucket codes (uint16[Q, T, S, P, G], the batch's first
+    ``n`` paths a group of G at a time, from :func:`fold_month`) to the monthly sketches
+    h_us, uint16 or int32 [S, P, T, B] (the caller empties uint16 counts before they
+    can overflow).
 
     A batch at a time, row by row: the monthly sketches of all (scenario, programme,
     month) rows are far larger than the CPU caches, and one path at a time nearly every
-    increment missed the cache. Each row's counts are fetched once per batch. Most rows
-    are mostly zeros: those are counted in a register, with no increment in memory.
+    increment missed the cache. Each row's counts are fetched once per batch, and the
+    codes are read in the order they were written. Most rows are mostly zeros: those
+    are counted in a register, with no increment in memory.
     """
-    S, P, T = codes.shape[0], codes.shape[1], codes.shape[2]
-    for s in range(S):
-        for p in range(P):
-            for t in range(T):
+    Q, T, S, P, G = codes.shape
+    for t in range(T):
+        for s in range(S):
+            for p in range(P):
                 zeros = 0
-                for i in range(n):
-                    b = codes[s, p, t, i]
-                    if b == 0:
-                        zeros += 1
-                    else:
-                        h_us[s, p, t, b] += 1
+                for q in range(Q):
+                    for g in range(min(G, n - q * G)):
+                        b = codes[q, t, s, p, g]
+                        if b == 0:
+                            zeros += 1
+                        else:
+                            h_us[s, p, t, b] += 1
                 h_us[s, p, t, 0] += zeros

@@ -31,8 +31,10 @@ GROUP = 64
 #: paths per chunk: the unit of float summation order (part of the reproducibility
 #: contract: changing it changes the last bits of means)
 CHUNK = 512
-#: paths whose monthly sketches are updated together, their bucket codes kept side by
-#: side (divides CHUNK): each sketch row is then fetched into the cache once per batch
+#: paths whose monthly sketches are updated together (a multiple of GROUP that divides
+#: CHUNK): each sketch row is then fetched into the cache once per batch. Their bucket
+#: codes are kept a group at a time, a month's codes of all rows side by side
+#: (``Trajectories.codes``), so that a month's fold writes one contiguous block
 SKETCH_BATCH = 256
 #: the threads' monthly sketches count in uint16, so a block must hold fewer paths than
 #: a uint16 can count
@@ -77,8 +79,8 @@ Work = namedtuple("Work", [
 
 #: one thread's buffers between simulating a group's month and folding it in
 Trajectories = namedtuple("Trajectories", [
-    "codes",       # uint16[S, P, T, SKETCH_BATCH]: a batch's monthly sketch buckets of units behind
-    "slip_codes",  # uint16[S, P, T, SKETCH_BATCH]: the same of slip in months
+    "codes",       # uint16[SKETCH_BATCH // G, T, S, P, G]: a batch's monthly buckets, units behind
+    "slip_codes",  # uint16[SKETCH_BATCH // G, T, S, P, G]: the same of slip in months
     "rec",         # float64[S, R, G]: each scenario's month record (layout.RecordRows)
     "peak_us",     # uint16[S, P, G]: the sketch bucket of each path's peak units behind so far
     "peak_slip",   # uint16[S, P, G]: the sketch bucket of each path's peak slip so far
@@ -163,8 +165,8 @@ def _trajectory_shapes(packed, log: bool = False) -> Trajectories:
     S, T, M, P = d.S, d.T, d.M, d.P
     R, T_log = packed.record_rows.total, (T if log else 0)
     return Trajectories(
-        codes=((S, P, T, SKETCH_BATCH), np.uint16),
-        slip_codes=((S, P, T, SKETCH_BATCH), np.uint16),
+        codes=((SKETCH_BATCH // GROUP, T, S, P, GROUP), np.uint16),
+        slip_codes=((SKETCH_BATCH // GROUP, T, S, P, GROUP), np.uint16),
         rec=((S, R, GROUP), np.float64),
         peak_us=((S, P, GROUP), np.uint16),
         peak_slip=((S, P, GROUP), np.uint16),
