@@ -104,11 +104,24 @@ def _descriptions(ds) -> list[str]:
     return [f"  {s}: {d}" for s, d in zip(_names(ds, "scenario"), desc)]
 
 
+def _shared_otherwise(d_owed) -> bool:
+    """Whether a material's changes in tonnes owed (one per programme) mostly cancel:
+    what some programmes are owed more, others are owed at least half of less."""
+    more = d_owed[d_owed > 0].sum()
+    return more > 0 and -d_owed[d_owed < 0].sum() >= 0.5 * more
+
+
 def _raised_risks(ds, k: int, thr: float, end: str) -> list[str]:
     """A paragraph for each scenario that lowers some programmes' risk and raises
     another's, beyond their paired Monte Carlo errors, naming the shared material: a
     scenario that relieves one material lets the programmes that need it build more,
-    and they then draw more of the materials they share with others."""
+    and they then draw more of the materials they share with others.
+
+    The material is named only where that is what the figures show: the programmes
+    owed more of it are owed at least half of that less by others (the same supply
+    shared otherwise). A scenario that cuts a material raises the risk of the
+    programmes that need it directly, and they are then owed more of everything they
+    did not build with; no shared material is named for that."""
     import textwrap
 
     d = ds["delta_p_slip"].isel(slip_threshold=k, month=-1).values  # (scenario, programme)
@@ -126,7 +139,7 @@ def _raised_risks(ds, k: int, thr: float, end: str) -> list[str]:
             text = (f"{scen[s]} raises {progs[p]}'s chance of a slip of more than {thr:g} "
                     f"months by {100 * d[s, p]:.1f} points (paired standard error "
                     f"{100 * d_se[s, p]:.2g}).")  # fmt: skip
-            if d_owed[s, p, m] > 0 and builders:
+            if d_owed[s, p, m] > 0 and builders and _shared_otherwise(d_owed[s, :, m]):
                 text += (f" It is owed {d_owed[s, p, m]:.3g} t more {mats[m]} by {end}: the "
                          f"scenario lets {', '.join(builders)} build more, and they draw on "
                          f"the {mats[m]} that {progs[p]} shares with them.")  # fmt: skip

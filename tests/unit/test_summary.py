@@ -1,0 +1,56 @@
+"""The line under the headline table: where a scenario raises a programme's risk, and
+the shared material named only where the tonnes owed show it shared otherwise."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from reriskmc.summary import _raised_risks
+
+SCENARIOS = ["base", "relief", "cut"]
+PROGRAMMES = ["builder", "sharer"]
+MATERIALS = ["ndfeb", "smco"]
+
+
+def _dataset(d_owed_ndfeb: dict[str, tuple[float, float]]) -> xr.Dataset:
+    """Two programmes sharing NdFeB; in every scenario but the base the builder's chance
+    of a slip falls by 5 points and the sharer's rises by 10 (paired SE 0.5 points)."""
+    S, P, M = len(SCENARIOS), len(PROGRAMMES), len(MATERIALS)
+    d_p = np.zeros((S, P, 1, 1))
+    d_p[1:, 0], d_p[1:, 1] = -0.05, 0.10
+    d_owed = np.zeros((S, P, M, 1))
+    for s, (builder, sharer) in d_owed_ndfeb.items():
+        d_owed[SCENARIOS.index(s), :, 0, 0] = builder, sharer
+    owed = np.ones((S, P, M, 1))
+    owed[:, 0, 1] = 0.0  # the builder needs no SmCo
+    dims4 = ("scenario", "programme", "slip_threshold", "month")
+    dims_t = ("scenario", "programme", "material", "month")
+    return xr.Dataset(
+        {
+            "delta_p_slip": (dims4, d_p),
+            "delta_p_slip_se": (dims4, np.full_like(d_p, 0.005)),
+            "delta_shortfall_t_mean": (dims_t, d_owed),
+            "shortfall_t_mean": (dims_t, owed),
+        },
+        coords={"scenario": SCENARIOS, "programme": PROGRAMMES, "material": MATERIALS},
+    )
+
+
+def test_shared_material_named_where_the_owed_tonnes_move_between_programmes():
+    # relief: the builder is owed 0.5 t less NdFeB, the sharer 0.6 t more: shared otherwise
+    # cut: the sharer is owed 0.6 t more and the builder only 0.05 t less: a direct cut
+    ds = _dataset({"relief": (-0.5, 0.6), "cut": (-0.05, 0.6)})
+    lines = _raised_risks(ds, 0, 3.0, "2029-05")
+    text = " ".join(line.strip() for line in lines)
+    relief, cut = text.split("cut raises")
+    assert relief.startswith("relief raises sharer's chance of a slip of more than 3 months by 10")
+    assert "the scenario lets builder build more" in relief and "ndfeb that sharer shares" in relief
+    assert cut.startswith(" sharer's chance of a slip of more than 3 months by 10.0 points")
+    assert "build more" not in cut and "shares with them" not in cut
+
+
+def test_no_line_where_no_programme_gains():
+    ds = _dataset({"relief": (-0.5, 0.6)})
+    ds["delta_p_slip"][1:, 0] = 0.0  # nobody's risk falls: nothing is relieved
+    assert _raised_risks(ds, 0, 3.0, "2029-05") == []
