@@ -111,37 +111,79 @@ def _shared_otherwise(d_owed) -> bool:
     return more > 0 and -d_owed[d_owed < 0].sum() >= 0.5 * more
 
 
+def _clear_rise(delta, se):
+    """Whether paired differences are rises beyond three paired standard errors (and
+    half a point)."""
+    return delta > np.maximum(3 * se, 0.005)
+
+
+def _points(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
 def _raised_risks(ds, k: int, thr: float, end: str) -> list[str]:
     """A paragraph for each scenario that lowers some programmes' risk and raises
-    another's, beyond their paired Monte Carlo errors, naming the shared material: a
-    scenario that relieves one material lets the programmes that need it build more,
-    and they then draw more of the materials they share with others.
+    another's, beyond their paired Monte Carlo errors, with its cause where the figures
+    show one:
 
-    The material is named only where that is what the figures show: the programmes
-    owed more of it are owed at least half of that less by others (the same supply
-    shared otherwise). A scenario that cuts a material raises the risk of the
-    programmes that need it directly, and they are then owed more of everything they
-    did not build with; no shared material is named for that."""
+    - a shared material: a scenario that relieves one material lets the programmes
+      that need it build more, and they then draw more of the materials they share with
+      others. Named only where the programmes owed more of it are owed at least half of
+      that less by others (the same supply shared otherwise);
+    - a cut: stocks of a material the programme needs fail to cover a need on clearly
+      more paths (a paired rise of ``p_stock_exhausted``). The programmes a cut raises
+      share one paragraph; they are then owed more of everything they did not build
+      with, so no shared material is named for them."""
     import textwrap
 
     d = ds["delta_p_slip"].isel(slip_threshold=k, month=-1).values  # (scenario, programme)
     d_se = ds["delta_p_slip_se"].isel(slip_threshold=k, month=-1).values
     d_owed = ds["delta_shortfall_t_mean"].isel(month=-1).values  # (scenario, prog, material)
     uses = (ds["shortfall_t_mean"].max(dim=("scenario", "month")) > 0).values  # (prog, mat)
+    if "delta_p_stock_exhausted" in ds:
+        d_exh = ds["delta_p_stock_exhausted"].isel(month=-1).values  # (scenario, material)
+        d_exh_se = ds["delta_p_stock_exhausted_se"].isel(month=-1).values
+    else:
+        d_exh = d_exh_se = np.zeros((len(d), uses.shape[1]))
     scen, progs, mats = _names(ds, "scenario"), _names(ds, "programme"), _names(ds, "material")
+    chance = f"chance of a slip of more than {thr:g} months"
     lines = []
     for s in range(1, len(scen)):
-        clear = np.abs(d[s]) > np.maximum(3 * d_se[s], 0.005)
-        up, down = clear & (d[s] > 0), clear & (d[s] < 0)
+        up, down = _clear_rise(d[s], d_se[s]), _clear_rise(-d[s], d_se[s])
+        cut = _clear_rise(d_exh[s], d_exh_se[s])
+        paragraphs: dict[object, list[int]] = {}  # a cause -> the programmes it raises
         for p in np.flatnonzero(up) if down.any() else ():
             m = int(np.argmax(np.where(uses[p], d_owed[s, p], -np.inf)))
-            builders = [progs[q] for q in np.flatnonzero(down & uses[:, m])]
-            text = (f"{scen[s]} raises {progs[p]}'s chance of a slip of more than {thr:g} "
-                    f"months by {100 * d[s, p]:.1f} points (paired standard error "
-                    f"{100 * d_se[s, p]:.2g}).")  # fmt: skip
-            if d_owed[s, p, m] > 0 and builders and _shared_otherwise(d_owed[s, :, m]):
+            if (
+                d_owed[s, p, m] > 0
+                and (down & uses[:, m]).any()
+                and _shared_otherwise(d_owed[s, :, m])
+            ):
+                paragraphs[("shared", int(p), m)] = [int(p)]
+                continue
+            cause = tuple(int(x) for x in np.flatnonzero(cut & uses[p]))
+            paragraphs.setdefault(cause, []).append(int(p))
+        for cause, raised in paragraphs.items():
+            if len(raised) == 1:
+                p = raised[0]
+                text = (f"{scen[s]} raises {progs[p]}'s {chance} by {_points(d[s, p])} points "
+                        f"(paired standard error {100 * d_se[s, p]:.2g} points).")  # fmt: skip
+            else:
+                each = ", ".join(f"{progs[p]} by {_points(d[s, p])}" for p in raised)
+                ses = 100 * d_se[s, raised]
+                text = (f"{scen[s]} raises the {chance} of {each} points (paired standard "
+                        f"errors {ses.min():.2g} to {ses.max():.2g} points).")  # fmt: skip
+            if cause and cause[0] == "shared":
+                _, p, m = cause
+                builders = [progs[q] for q in np.flatnonzero(down & uses[:, m])]
                 text += (f" It is owed {d_owed[s, p, m]:.3g} t more {mats[m]} by {end}: the "
                          f"scenario lets {', '.join(builders)} build more, and they draw on "
                          f"the {mats[m]} that {progs[p]} shares with them.")  # fmt: skip
+            elif cause:
+                who = "it needs" if len(raised) == 1 else "they need"
+                for m in cause:
+                    text += (f" Stocks of {mats[m]}, which {who}, fail to cover a need on "
+                             f"{_points(d_exh[s, m])} points more of the paths (paired standard "
+                             f"error {100 * d_exh_se[s, m]:.2g} points).")  # fmt: skip
             lines += textwrap.wrap(text, 96, initial_indent="  ", subsequent_indent="    ")
     return lines
