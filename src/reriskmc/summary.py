@@ -140,18 +140,17 @@ def _raised_risks(ds, k: int, thr: float, end: str) -> list[str]:
     d_se = ds["delta_p_slip_se"].isel(slip_threshold=k, month=-1).values
     d_owed = ds["delta_shortfall_t_mean"].isel(month=-1).values  # (scenario, prog, material)
     uses = (ds["shortfall_t_mean"].max(dim=("scenario", "month")) > 0).values  # (prog, mat)
-    if "delta_p_stock_exhausted" in ds:
-        d_exh = ds["delta_p_stock_exhausted"].isel(month=-1).values  # (scenario, material)
-        d_exh_se = ds["delta_p_stock_exhausted_se"].isel(month=-1).values
-    else:
-        d_exh = d_exh_se = np.zeros((len(d), uses.shape[1]))
+    d_exh = ds["delta_p_stock_exhausted"].isel(month=-1).values  # (scenario, material)
+    d_exh_se = ds["delta_p_stock_exhausted_se"].isel(month=-1).values
     scen, progs, mats = _names(ds, "scenario"), _names(ds, "programme"), _names(ds, "material")
     chance = f"chance of a slip of more than {thr:g} months"
     lines = []
     for s in range(1, len(scen)):
         up, down = _clear_rise(d[s], d_se[s]), _clear_rise(-d[s], d_se[s])
         cut = _clear_rise(d_exh[s], d_exh_se[s])
-        paragraphs: dict[object, list[int]] = {}  # a cause -> the programmes it raises
+        # a cause, ("shared", (programme, material)) or ("cut", materials), -> the
+        # programmes it raises
+        paragraphs: dict[tuple, list[int]] = {}
         for p in np.flatnonzero(up) if down.any() else ():
             m = int(np.argmax(np.where(uses[p], d_owed[s, p], -np.inf)))
             if (
@@ -159,11 +158,11 @@ def _raised_risks(ds, k: int, thr: float, end: str) -> list[str]:
                 and (down & uses[:, m]).any()
                 and _shared_otherwise(d_owed[s, :, m])
             ):
-                paragraphs[("shared", int(p), m)] = [int(p)]
+                paragraphs[("shared", (int(p), m))] = [int(p)]
                 continue
-            cause = tuple(int(x) for x in np.flatnonzero(cut & uses[p]))
-            paragraphs.setdefault(cause, []).append(int(p))
-        for cause, raised in paragraphs.items():
+            cut_needed = tuple(int(x) for x in np.flatnonzero(cut & uses[p]))
+            paragraphs.setdefault(("cut", cut_needed), []).append(int(p))
+        for (kind, detail), raised in paragraphs.items():
             if len(raised) == 1:
                 p = raised[0]
                 text = (f"{scen[s]} raises {progs[p]}'s {chance} by {_points(d[s, p])} points "
@@ -173,15 +172,15 @@ def _raised_risks(ds, k: int, thr: float, end: str) -> list[str]:
                 ses = 100 * d_se[s, raised]
                 text = (f"{scen[s]} raises the {chance} of {each} points (paired standard "
                         f"errors {ses.min():.2g} to {ses.max():.2g} points).")  # fmt: skip
-            if cause and cause[0] == "shared":
-                _, p, m = cause
+            if kind == "shared":
+                p, m = detail
                 builders = [progs[q] for q in np.flatnonzero(down & uses[:, m])]
                 text += (f" It is owed {d_owed[s, p, m]:.3g} t more {mats[m]} by {end}: the "
                          f"scenario lets {', '.join(builders)} build more, and they draw on "
                          f"the {mats[m]} that {progs[p]} shares with them.")  # fmt: skip
-            elif cause:
+            else:
                 who = "it needs" if len(raised) == 1 else "they need"
-                for m in cause:
+                for m in detail:
                     text += (f" Stocks of {mats[m]}, which {who}, fail to cover a need on "
                              f"{_points(d_exh[s, m])} points more of the paths (paired standard "
                              f"error {100 * d_exh_se[s, m]:.2g} points).")  # fmt: skip

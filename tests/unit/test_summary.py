@@ -31,12 +31,15 @@ def _dataset(
     owed[:, 0, 1] = 0.0  # the builder needs no SmCo
     dims4 = ("scenario", "programme", "slip_threshold", "month")
     dims_t = ("scenario", "programme", "material", "month")
+    dims_m = ("scenario", "material", "month")
     return xr.Dataset(
         {
             "delta_p_slip": (dims4, d_p),
             "delta_p_slip_se": (dims4, np.full_like(d_p, 0.005)),
             "delta_shortfall_t_mean": (dims_t, d_owed),
             "shortfall_t_mean": (dims_t, owed),
+            "delta_p_stock_exhausted": (dims_m, np.zeros((S, M, 1))),
+            "delta_p_stock_exhausted_se": (dims_m, np.zeros((S, M, 1))),
         },
         coords={"scenario": SCENARIOS, "programme": programmes, "material": MATERIALS},
     )
